@@ -1,0 +1,22 @@
+import type { Protocol, ServerFrame } from '../../protocol/frames.js';
+
+/**
+ * TerminalConnection port (DESIGN.md section 7): WebSocket and MQTT both feed this, so the
+ * delivery engine cannot tell them apart. The edge adapter decodes terminal frames and calls
+ * the engine; the engine pushes server frames back through `send`.
+ */
+export interface TerminalConnection {
+  readonly terminalId: string;
+  readonly protocol: Protocol;
+  readonly remoteAddress?: string;
+  /**
+   * Sends one server frame. `message` frames go to the terminal's message channel (WebSocket
+   * text frame / MQTT `messages` topic at QoS 1); `drain` and `error` to control.
+   * `rawPayload` lets the engine pass the stored payload JSON so it is not re-encoded.
+   */
+  send(frame: ServerFrame): void;
+  /** Bytes queued but not yet written (backpressure); the engine pauses delivery above a limit. */
+  bufferedBytes(): number;
+  /** Closes the transport. A close initiated by the engine does not call engine.disconnected twice. */
+  close(reason: string): void;
+}
