@@ -1,21 +1,24 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 
 /**
  * Connection details of the real services started by `npm run services -- up`
- * (test/services/pcm-services), read from one env file.
+ * (test/services/pcm-services). Each service writes `<name>.env` into the services dir;
+ * tests read them all (later files win).
  */
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const servicesDir = process.env.PCM_SERVICES_DIR ?? path.join(repoRoot, '.pcm-services');
-export const servicesEnvFile = path.join(servicesDir, 'services.env');
+export const servicesEnvFile = path.join(servicesDir, '*.env');
 
 export function readServicesEnv(): Record<string, string> {
-  if (!existsSync(servicesEnvFile)) return {};
+  if (!existsSync(servicesDir)) return {};
   const out: Record<string, string> = {};
-  for (const line of readFileSync(servicesEnvFile, 'utf8').split('\n')) {
-    const m = /^([A-Z0-9_]+)=(.*)$/.exec(line.trim());
-    if (m) out[m[1]!] = m[2]!.replace(/^"(.*)"$/, '$1');
+  for (const file of readdirSync(servicesDir).filter((f) => f.endsWith('.env')).sort()) {
+    for (const line of readFileSync(path.join(servicesDir, file), 'utf8').split('\n')) {
+      const m = /^([A-Z0-9_]+)=(.*)$/.exec(line.trim());
+      if (m) out[m[1]!] = m[2]!.replace(/^"(.*)"$/, '$1');
+    }
   }
   return out;
 }
