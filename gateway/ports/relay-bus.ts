@@ -17,6 +17,24 @@ export type RelayEvent =
 
 export type RelayHandler = (event: RelayEvent) => void;
 
+/**
+ * Counters every adapter keeps (since start, per bus instance). `consumed` counts events handed
+ * to this gateway's handler: the acceptance tests assert a bystander gateway consumed none of
+ * another gateway's traffic (DESIGN.md section 3), the bench divides it by messages sent.
+ */
+export interface RelayBusStats {
+  /** Events delivered to the handler, addressed + broadcast. */
+  consumed: number;
+  consumedAddressed: number;
+  consumedBroadcast: number;
+  /** Addressed events published by this bus. */
+  sent: number;
+  /** Broadcast events published by this bus. */
+  broadcast: number;
+  /** Events that could not be published or handled (relay is an accelerator: logged, counted, never fatal). */
+  errors: number;
+}
+
 export interface RelayBus {
   readonly kind: string;
   /** Starts consuming events addressed to `gatewayId` and broadcasts. */
@@ -24,4 +42,6 @@ export interface RelayBus {
   send(toGatewayId: string, event: RelayEvent): Promise<void>;
   broadcast(event: RelayEvent): Promise<void>;
   close(): Promise<void>;
+  /** Optional (added after the first version of this port): counters for tests, metrics and benches. */
+  stats?(): RelayBusStats;
 }
