@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
+import { register as discovery } from './discovery.js';
 
 /** Every subcommand module exports `register(program)`; add new ones here. */
 export type RegisterCommand = (program: Command) => void;
 
-export const commands: RegisterCommand[] = [];
+export const commands: RegisterCommand[] = [discovery];
