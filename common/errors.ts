@@ -15,6 +15,7 @@ export const ERROR_CATALOGUE = {
   PCM_ERR_RATE_LIMITED: { status: 429, transient: true, summary: 'Too many requests for this API key; retry after the Retry-After header.' },
   PCM_ERR_INTERNAL: { status: 500, transient: true, summary: 'Unexpected server error.' },
   PCM_ERR_STORE_UNAVAILABLE: { status: 503, transient: true, summary: 'The message store could not durably accept the message; nothing was stored; retry.' },
+  PCM_ERR_RELAY_UNAVAILABLE: { status: 503, transient: true, summary: 'The relay between gateways could not publish an event in time; the message stays in the store and is delivered on the next drain.' },
   PCM_ERR_NO_GATEWAY: { status: 503, transient: true, summary: 'Discovery has no gateway available to assign.' },
   PCM_ERR_NOT_READY: { status: 503, transient: true, summary: 'The process is starting or shutting down.' },
   PCM_ERR_OVERLOADED: { status: 503, transient: true, summary: 'Admission control refused the connection or request; retry after the hint.' },
@@ -25,6 +26,7 @@ export const ERROR_CATALOGUE = {
   PCM_ERR_UNKNOWN_CORRELATION: { status: 400, transient: false, summary: 'A reply names a correlation id with no pending request.' },
   PCM_ERR_SESSION_TAKEN_OVER: { status: 409, transient: false, summary: 'The terminal connected again elsewhere; this session was closed.' },
   PCM_ERR_CONFIG: { status: 500, transient: false, summary: 'A configuration value is invalid.' },
+  PCM_ERR_KUBE_API: { status: 502, transient: true, summary: 'The Kubernetes API refused or failed a request (details.status is its HTTP status; 409/429/5xx are transient).' },
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE;

@@ -83,16 +83,17 @@ export function relayBusContract(name: string, factory: () => RelayBusFixture | 
 
     /** Starts `count` gateways on fresh ids, each with its own collector. */
     async function gateways(count: number): Promise<Array<{ id: string; bus: RelayBus; got: Collector }>> {
-      const out = [];
-      for (let i = 0; i < count; i++) {
-        const bus = await fx.newBus();
-        open.push(bus);
-        const got = collector();
-        const id = gid(`gw${i + 1}`);
-        await bus.start(id, got.handler);
-        out.push({ id, bus, got });
-      }
-      return out;
+      // Started concurrently: a Kafka group join takes a round of coordinator requests each.
+      return Promise.all(
+        Array.from({ length: count }, async (_, i) => {
+          const bus = await fx.newBus();
+          open.push(bus);
+          const got = collector();
+          const id = gid(`gw${i + 1}`);
+          await bus.start(id, got.handler);
+          return { id, bus, got };
+        }),
+      );
     }
 
     beforeAll(async () => {
