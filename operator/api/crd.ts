@@ -100,7 +100,7 @@ export function openApiSchema(): JsonObject {
 }
 
 /** The CRD object (apiextensions.k8s.io/v1), ready to serialise or to create through the API. */
-export function buildCrd(): JsonObject {
+export function buildCrd(): Record<string, unknown> {
   return {
     apiVersion: 'apiextensions.k8s.io/v1',
     kind: 'CustomResourceDefinition',

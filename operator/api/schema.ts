@@ -91,16 +91,12 @@ export const KafkaSpecSchema = Type.Object({
   topicPrefix: Type.String({ default: 'pcm.', maxLength: 200, pattern: '^[a-zA-Z0-9._-]*$' }),
 });
 
+const SecretName = (description: string) => Type.String({ pattern: '^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$', maxLength: 253, description });
+
 export const CouchbaseSpecSchema = Type.Object({
   connectionString: Type.String({ pattern: '^couchbases?://.+' }),
   bucket: Type.String({ minLength: 1, maxLength: 100 }),
-  credentialsSecret: Type.Optional(
-    Type.String({
-      pattern: '^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$',
-      maxLength: 253,
-      description: 'Secret in the same namespace with keys `username` and `password`.',
-    }),
-  ),
+  credentialsSecret: Type.Optional(SecretName('Secret in the same namespace with keys `username` and `password`.')),
 });
 
 export const LimitsSpecSchema = Type.Object(
@@ -111,12 +107,17 @@ export const LimitsSpecSchema = Type.Object(
   { default: {} },
 );
 
+export const AuthSpecSchema = Type.Object({
+  secretName: SecretName('Secret with `jwtSecret` (terminal JWT HS256 key, gateways and discovery) and `apiKeys` (sender API keys, comma-separated).'),
+});
+
 export const PCMClusterSpecSchema = Type.Object({
   gateways: GatewaysSpecSchema,
   discovery: DiscoverySpecSchema,
   kafka: Type.Optional(KafkaSpecSchema),
   couchbase: Type.Optional(CouchbaseSpecSchema),
   limits: LimitsSpecSchema,
+  auth: Type.Optional(AuthSpecSchema),
 });
 
 export const CONDITION_TYPES = ['Ready', 'Progressing', 'Degraded'] as const;
