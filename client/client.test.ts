@@ -1,0 +1,338 @@
+import { afterEach, beforeAll, afterAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { silentLogger } from '../common/logger.js';
+import { mintTerminalToken } from '../protocol/token.js';
+import type { Protocol } from '../protocol/frames.js';
+import { buildDiscoveryApp } from '../discovery/http/app.js';
+import { StaticGatewaySource } from '../discovery/sources/static.js';
+import { MiniGateway } from './test-support/mini-gateway.js';
+import { PcmClient, type PcmClientOptions, type ReceivedMessage } from './client.js';
+import { FileDuplicateStore } from './file-duplicate-store.js';
+import { MemoryDuplicateStore } from './duplicate-store.js';
+
+const SECRET = 'client-test-secret-0123456789abcdef';
+const FAST = { heartbeatMs: 1000, backoff: { baseMs: 40, capMs: 320 }, connectTimeoutMs: 2000 };
+
+async function until<T>(fn: () => T | undefined | false, timeoutMs = 8000, what = 'condition'): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = fn();
+    if (v !== undefined && v !== false) return v as T;
+    if (Date.now() > end) throw new Error(`${what} not met within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 15));
+  }
+}
+
+function deferred<T = void>() {
+  let resolve!: (v: T) => void;
+  const promise = new Promise<T>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+describe.each<Protocol>(['websocket', 'mqtt'])('PcmClient over %s against a real server', (protocol) => {
+  let gw: MiniGateway;
+  let discovery: FastifyInstance;
+  let discoveryUrl: string;
+  let dir: string;
+  const clients: PcmClient[] = [];
+  let n = 0;
+
+  beforeAll(async () => {
+    gw = await MiniGateway.start(SECRET);
+    discovery = buildDiscoveryApp({
+      config: { terminalJwtSecret: SECRET, discoveryPollSeconds: 60 },
+      source: new StaticGatewaySource([{ id: 'mini-0', websocketUrl: gw.wsUrl, mqttUrl: gw.mqttUrl }]),
+      logger: silentLogger,
+    });
+    await discovery.listen({ port: 0, host: '127.0.0.1' });
+    discoveryUrl = `http://127.0.0.1:${(discovery.server.address() as { port: number }).port}`;
+    dir = mkdtempSync(path.join(tmpdir(), 'pcm-client-'));
+  });
+  afterAll(async () => {
+    await discovery.close();
+    await gw.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  afterEach(async () => {
+    gw.refuse = false;
+    gw.ignoreAcks = false;
+    await Promise.all(clients.splice(0).map((c) => c.stop()));
+  });
+
+  const newId = () => `${protocol}-t-${++n}`;
+  async function client(terminalId: string, extra: Partial<PcmClientOptions> = {}): Promise<PcmClient> {
+    const c = new PcmClient({
+      terminalId,
+      token: await mintTerminalToken(SECRET, terminalId),
+      protocol,
+      discoveryUrl,
+      overrides: FAST,
+      duplicateStore: new MemoryDuplicateStore(),
+      random: () => 1, // full jitter at its ceiling: delays are exactly the capped exponential
+      ...extra,
+    });
+    clients.push(c);
+    c.on('error', () => {}); // errors are asserted where expected
+    return c;
+  }
+
+  it('discovers, connects, and acks only after the handler resolved', async () => {
+    const id = newId();
+    const gate = deferred();
+    const seen: ReceivedMessage[] = [];
+    const c = await client(id, {
+      handler: async (m) => {
+        seen.push(m);
+        await gate.promise;
+      },
+    });
+    const assignments: string[] = [];
+    c.on('assignment', (a) => assignments.push(a.gatewayId));
+    const connected = new Promise((r) => c.once('connected', r));
+    await c.start();
+    expect(await connected).toMatchObject({ protocol, gatewayId: 'mini-0' });
+    expect(assignments).toEqual(['mini-0']);
+    const seq = gw.push(id, { amount: 1250 });
+    await until(() => seen.length === 1, 5000, 'message handled');
+    expect(seen[0]).toMatchObject({ seq, payload: { amount: 1250 } });
+    await new Promise((r) => setTimeout(r, 150));
+    expect(gw.acks.filter((a) => a.terminalId === id)).toEqual([]); // handler still running
+    gate.resolve();
+    await until(() => gw.cursor(id) === seq, 5000, 'ack');
+    expect(gw.acks.filter((a) => a.terminalId === id)).toEqual([{ terminalId: id, seq, protocol }]);
+  });
+
+  it('runs handlers strictly one at a time in seq order, acking each', async () => {
+    const id = newId();
+    const log: string[] = [];
+    const c = await client(id, {
+      handler: async (m) => {
+        log.push(`start ${m.seq}`);
+        await new Promise((r) => setTimeout(r, 30 - m.seq * 5)); // later messages finish faster if run concurrently
+        log.push(`end ${m.seq}`);
+      },
+    });
+    await c.start();
+    await until(() => gw.isConnected(id));
+    for (let i = 0; i < 5; i++) gw.push(id, i);
+    await until(() => gw.cursor(id) === 5, 5000, 'all acked');
+    expect(log).toEqual([1, 2, 3, 4, 5].flatMap((s) => [`start ${s}`, `end ${s}`]));
+    expect(gw.acks.filter((a) => a.terminalId === id).map((a) => a.seq)).toEqual([1, 2, 3, 4, 5]);
+  });
+
+  it("replies to a request with the handler's return value", async () => {
+    const id = newId();
+    const c = await client(id, { handler: (m) => ({ approved: true, echo: m.payload }) });
+    await c.start();
+    await until(() => gw.isConnected(id));
+    gw.push(id, { q: 'status?' }, 'corr-1');
+    await until(() => gw.replies.find((r) => r.terminalId === id), 5000, 'reply');
+    expect(gw.replies.filter((r) => r.terminalId === id)).toEqual([{ terminalId: id, correlationId: 'corr-1', payload: { approved: true, echo: { q: 'status?' } } }]);
+  });
+
+  it('reconnects with capped exponential backoff while the gateway refuses, then delivers what queued', async () => {
+    const id = newId();
+    const handled: number[] = [];
+    const c = await client(id, { handler: (m) => void handled.push(m.seq) });
+    const delays: number[] = [];
+    c.on('reconnecting', (e) => delays.push(e.delayMs));
+    await c.start();
+    await until(() => gw.isConnected(id));
+    gw.refuse = true;
+    gw.cutAll();
+    await until(() => delays.length >= 5, 8000, 'five reconnect attempts');
+    gw.push(id, 'a');
+    gw.push(id, 'b');
+    gw.refuse = false;
+    await until(() => handled.length === 2, 8000, 'delivery after reconnect');
+    // random() = 1: each delay is min(cap, base * 2^attempt): 40, 80, 160, 320, 320 …
+    expect(delays.slice(0, 5)).toEqual([40, 80, 160, 320, 320]);
+    expect(handled).toEqual([1, 2]);
+    // After a good connection the backoff starts from the base again.
+    gw.cutAll();
+    await until(() => delays.length >= 6 && gw.isConnected(id), 8000, 'reconnect');
+    expect(delays[delays.length - 1]).toBe(40);
+  });
+
+  it('obeys drain: waits reconnectAfterMs, re-discovers, reconnects', async () => {
+    const id = newId();
+    const c = await client(id, { handler: () => {} });
+    const assignments: number[] = [];
+    c.on('assignment', () => assignments.push(Date.now()));
+    const drains: unknown[] = [];
+    c.on('drain', (d) => drains.push(d));
+    const delays: number[] = [];
+    c.on('reconnecting', (e) => delays.push(e.delayMs));
+    await c.start();
+    await until(() => gw.isConnected(id));
+    const before = gw.connectAttempts.length;
+    const t0 = Date.now();
+    gw.sendDrain(id, 400, 5000);
+    await until(() => gw.connectAttempts.length > before && gw.isConnected(id), 5000, 'reconnect after drain');
+    const reconnectedAt = gw.connectAttempts[before]!.at;
+    expect(drains).toEqual([{ reconnectAfterMs: 400, reason: 'test drain' }]);
+    expect(delays).toEqual([400]);
+    expect(reconnectedAt - t0).toBeGreaterThanOrEqual(390);
+    // The client left by itself (it did not wait for the server's close, 5 s later).
+    expect(reconnectedAt - t0).toBeLessThan(2000);
+    expect(assignments.length).toBe(2);
+    expect(assignments[1]! - t0).toBeGreaterThanOrEqual(390);
+  });
+
+  it('suppresses duplicates across a client restart with the file store', async () => {
+    const id = newId();
+    const store = new FileDuplicateStore(path.join(dir, protocol));
+    gw.ignoreAcks = true; // every ack "lost": the gateway redelivers everything on reconnect
+    const first: number[] = [];
+    const c1 = await client(id, { duplicateStore: store, handler: (m) => void first.push(m.seq) });
+    await c1.start();
+    await until(() => gw.isConnected(id));
+    gw.push(id, 'one');
+    gw.push(id, 'two');
+    gw.push(id, 'three');
+    await until(() => first.length === 3 && gw.acks.filter((a) => a.terminalId === id).length === 3);
+    await c1.stop();
+    gw.push(id, 'four');
+
+    const second: number[] = [];
+    const dups: number[] = [];
+    // A new client object, a new store object over the same directory: only the file carries state.
+    const c2 = await client(id, { duplicateStore: new FileDuplicateStore(path.join(dir, protocol)), handler: (m) => void second.push(m.seq) });
+    c2.on('duplicate', (d) => dups.push(d.seq));
+    await c2.start();
+    await until(() => second.length === 1 && dups.length === 3, 5000, 'redelivery handled');
+    expect(first).toEqual([1, 2, 3]);
+    expect(dups).toEqual([1, 2, 3]);
+    expect(second).toEqual([4]);
+    // duplicates are acked again so a real gateway can advance its cursor
+    await until(() => gw.acks.filter((a) => a.terminalId === id).length === 7, 5000, 'acks');
+    expect(gw.acks.filter((a) => a.terminalId === id).map((a) => a.seq)).toEqual([1, 2, 3, 1, 2, 3, 4]);
+  });
+
+  it('a changed epoch resets the filter instead of dropping new low seqs, also across a restart', async () => {
+    const id = newId();
+    const store = new FileDuplicateStore(path.join(dir, `${protocol}-epoch`));
+    const handled: { seq: number; payload: unknown }[] = [];
+    const c1 = await client(id, { duplicateStore: store, handler: (m) => void handled.push({ seq: m.seq, payload: m.payload }) });
+    const resets: string[] = [];
+    c1.on('epochReset', (e) => resets.push(e.epoch));
+    await c1.start();
+    await until(() => gw.isConnected(id));
+    gw.push(id, 'a1');
+    gw.push(id, 'a2');
+    await until(() => gw.cursor(id) === 2);
+    const epoch = gw.resetCounter(id); // the store lost the counter: seqs restart at 1
+    gw.push(id, 'b1');
+    await until(() => handled.length === 3 && gw.cursor(id) === 1, 5000, 'new-epoch seq 1 handled');
+    expect(handled).toEqual([
+      { seq: 1, payload: 'a1' },
+      { seq: 2, payload: 'a2' },
+      { seq: 1, payload: 'b1' },
+    ]);
+    expect(resets).toEqual([epoch]);
+    await c1.stop();
+    expect(await store.load(id)).toEqual({ epoch, lastSeq: 1 });
+    // After a restart in the same epoch, seq 1 is still a duplicate and seq 2 is new.
+    gw.ignoreAcks = true;
+    gw.push(id, 'b2');
+    const after: unknown[] = [];
+    const c2 = await client(id, { duplicateStore: new FileDuplicateStore(path.join(dir, `${protocol}-epoch`)), handler: (m) => void after.push(m.payload) });
+    await c2.start();
+    await until(() => after.length === 1, 5000);
+    expect(after).toEqual(['b2']);
+  });
+
+  it('a failing handler leaves the message unacked; it is redelivered and handled once it succeeds', async () => {
+    const id = newId();
+    let calls = 0;
+    const c = await client(id, {
+      handler: (m) => {
+        calls++;
+        if (m.seq === 1 && calls === 1) throw new Error('printer jammed');
+      },
+    });
+    const errors: string[] = [];
+    c.on('error', (e) => errors.push(e.message));
+    await c.start();
+    await until(() => gw.isConnected(id));
+    gw.push(id, 'x');
+    gw.push(id, 'y');
+    await until(() => gw.cursor(id) === 2, 8000, 'both acked');
+    expect(calls).toBe(3); // seq 1 twice, seq 2 once
+    expect(errors.some((e) => /handler failed for seq 1: printer jammed/.test(e))).toBe(true);
+    expect(gw.acks.filter((a) => a.terminalId === id).map((a) => a.seq)).toEqual([1, 2]);
+  });
+
+  it('a bad token surfaces PCM_ERR_UNAUTHORIZED and keeps retrying with backoff', async () => {
+    const id = newId();
+    const c = await client(id, { token: await mintTerminalToken('some-other-secret-0123456789', id) });
+    const codes: string[] = [];
+    c.on('error', (e) => codes.push(e.code));
+    let reconnects = 0;
+    c.on('reconnecting', () => reconnects++);
+    await c.start();
+    await until(() => reconnects >= 2, 5000);
+    expect(codes[0]).toBe('PCM_ERR_UNAUTHORIZED'); // discovery refuses it first
+  });
+});
+
+describe('PcmClient assignment moves', () => {
+  it('moves to the newly assigned gateway when discovery answers differently on a poll', async () => {
+    const a = await MiniGateway.start(SECRET);
+    const b = await MiniGateway.start(SECRET);
+    const dir = mkdtempSync(path.join(tmpdir(), 'pcm-move-'));
+    const { writeFileSync } = await import('node:fs');
+    const file = path.join(dir, 'gateways.json');
+    const set = (drainA: boolean) =>
+      writeFileSync(
+        file,
+        JSON.stringify({
+          generation: drainA ? 2 : 1,
+          gateways: [
+            { id: 'a', websocketUrl: a.wsUrl, mqttUrl: a.mqttUrl, draining: drainA },
+            ...(drainA ? [{ id: 'b', websocketUrl: b.wsUrl, mqttUrl: b.mqttUrl }] : []),
+          ],
+        }),
+      );
+    set(false);
+    const { FileGatewaySource } = await import('../discovery/sources/file.js');
+    const source = new FileGatewaySource({ path: file, pollMs: 100, logger: silentLogger });
+    const discovery = buildDiscoveryApp({ config: { terminalJwtSecret: SECRET, discoveryPollSeconds: 1 }, source, logger: silentLogger });
+    await discovery.listen({ port: 0, host: '127.0.0.1' });
+    const discoveryUrl = `http://127.0.0.1:${(discovery.server.address() as { port: number }).port}`;
+    const id = 'mover-1';
+    const handled: string[] = [];
+    const c = new PcmClient({
+      terminalId: id,
+      token: await mintTerminalToken(SECRET, id),
+      discoveryUrl,
+      overrides: FAST,
+      duplicateStore: new MemoryDuplicateStore(),
+      handler: (m) => void handled.push(String(m.payload)),
+    });
+    const gateways: (string | undefined)[] = [];
+    c.on('connected', (i) => gateways.push(i.gatewayId));
+    try {
+      await c.start();
+      await until(() => a.isConnected(id));
+      a.push(id, 'on-a');
+      await until(() => handled.length === 1);
+      set(true);
+      await until(() => b.isConnected(id), 6000, 'moved to b');
+      expect(a.isConnected(id)).toBe(false);
+      b.push(id, 'on-b');
+      await until(() => handled.length === 2);
+      expect(gateways).toEqual(['a', 'b']);
+      expect(handled).toEqual(['on-a', 'on-b']);
+    } finally {
+      await c.stop();
+      await discovery.close();
+      await a.close();
+      await b.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
