@@ -1,0 +1,118 @@
+import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { DocumentNotFoundError } from 'couchbase';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CouchbaseConnection } from '../../../gateway/adapters/couchbase/couchbase-connection.js';
+import { keys } from '../../../gateway/adapters/couchbase/couchbase-keys.js';
+import { CouchbaseMessageStore } from '../../../gateway/adapters/couchbase/couchbase-store.js';
+import { couchbaseTestBed, mockTimeTravel } from './couchbase-env.js';
+
+const run = promisify(execFile);
+const bed = couchbaseTestBed();
+const tid = (label: string) => `${label}-${randomUUID().slice(0, 12)}`;
+
+describe.skipIf(!bed)('Couchbase MessageStore beyond the contract (CouchbaseMock)', () => {
+  let conn: CouchbaseConnection;
+  let store: CouchbaseMessageStore;
+  beforeAll(async () => {
+    conn = await CouchbaseConnection.connect(bed!.config);
+    store = new CouchbaseMessageStore(conn);
+  });
+  afterAll(async () => {
+    await conn?.close();
+  });
+
+  it('stores the KV shape of DESIGN.md section 4 and the server expires messages by their TTL', async () => {
+    const t = tid('shape');
+    const now = Date.now();
+    const r = await store.append({ terminalId: t, payload: '{"a":1}', ttlSeconds: 5, messageId: 'm1' }, now);
+    const msgDoc = await conn.collection.get(keys.message(t, 1));
+    expect(msgDoc.content).toMatchObject({ t, s: 1, e: r.epoch, id: 'm1', p: '{"a":1}', x: now + 5000 });
+    expect((await conn.collection.get(keys.counter(t))).content).toEqual({ epoch: r.epoch, seq: 1 });
+    // the document itself is gone once the mock's clock passes its expiry (not just filtered)
+    await mockTimeTravel(bed!.mockUrl, 6_000);
+    await expect(conn.collection.get(keys.message(t, 1))).rejects.toBeInstanceOf(DocumentNotFoundError);
+    // the counter has no expiry: seqs keep counting
+    expect((await store.append({ terminalId: t, payload: '{}', ttlSeconds: 60, messageId: 'm2' }, Date.now())).message.seq).toBe(2);
+  });
+
+  it('acks remove acked message documents and advance the cursor document', async () => {
+    const t = tid('ackdocs');
+    for (let i = 0; i < 4; i++) await store.append({ terminalId: t, payload: '{}', ttlSeconds: 600, messageId: `m${i}` }, Date.now());
+    await store.ack(t, 3);
+    for (const seq of [1, 2, 3]) await expect(conn.collection.get(keys.message(t, seq))).rejects.toBeInstanceOf(DocumentNotFoundError);
+    expect((await conn.collection.get(keys.message(t, 4))).content).toMatchObject({ s: 4 });
+    expect((await conn.collection.get(keys.cursor(t))).content).toMatchObject({ seq: 3 });
+  });
+
+  it('keeps terminals whose ids contain "::" apart, collapse keys included', async () => {
+    // "a::b" + key "c" must not meet "a" + key "b::c": sender keys are hashed into the doc key
+    const base = tid('colon');
+    const t1 = `${base}::b`;
+    const t2 = base;
+    await store.append({ terminalId: t1, payload: '{"x":1}', ttlSeconds: 600, messageId: 'x1', collapseKey: 'c' }, Date.now());
+    const r2 = await store.append({ terminalId: t2, payload: '{"x":2}', ttlSeconds: 600, messageId: 'x2', collapseKey: 'b::c' }, Date.now());
+    expect(r2.collapsedSeq).toBeUndefined();
+    expect((await store.pending(t1, { limit: 10, now: Date.now() })).map((m) => m.messageId)).toEqual(['x1']);
+    expect((await store.pending(t2, { limit: 10, now: Date.now() })).map((m) => m.messageId)).toEqual(['x2']);
+  });
+
+  it('appends from two separate processes to one terminal never share a seq', async () => {
+    const t = tid('twoproc');
+    const worker = fileURLToPath(new URL('./append-worker.ts', import.meta.url));
+    const perWorker = 150;
+    const start = (label: string) =>
+      run(process.execPath, ['--import', 'tsx', worker], {
+        env: {
+          ...process.env,
+          PCM_WORKER_COUCHBASE: JSON.stringify(bed!.config),
+          PCM_WORKER_TERMINAL: t,
+          PCM_WORKER_LABEL: label,
+          PCM_WORKER_COUNT: String(perWorker),
+          PCM_WORKER_CONCURRENCY: '20',
+        },
+        timeout: 90_000,
+      });
+    const [a, b] = await Promise.all([start('A'), start('B')]);
+    const seqsA = (JSON.parse(a.stdout) as { seqs: number[] }).seqs;
+    const seqsB = (JSON.parse(b.stdout) as { seqs: number[] }).seqs;
+    expect(seqsA).toHaveLength(perWorker);
+    expect(seqsB).toHaveLength(perWorker);
+    const all = [...seqsA, ...seqsB].sort((x, y) => x - y);
+    expect(all).toEqual(Array.from({ length: 2 * perWorker }, (_, i) => i + 1)); // disjoint and contiguous
+    // and each seq holds the message of the process that was given it
+    const pend = await store.pending(t, { limit: 1000, now: Date.now() });
+    expect(pend.map((m) => m.seq)).toEqual(all);
+    const owner = new Map<number, string>([...seqsA.map((s) => [s, 'A'] as const), ...seqsB.map((s) => [s, 'B'] as const)]);
+    for (const m of pend) expect((JSON.parse(m.payload) as { label: string }).label).toBe(owner.get(m.seq));
+  }, 120_000);
+
+  it('a terminal with 10,000 pending messages drains completely in order', async () => {
+    const t = tid('drain');
+    const total = 10_000;
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: 100 }, async () => {
+        while (next < total) {
+          const i = next++;
+          await store.append({ terminalId: t, payload: `{"i":${i}}`, ttlSeconds: 3600, messageId: `d${i}` }, Date.now());
+        }
+      }),
+    );
+    expect(await store.state(t)).toMatchObject({ lastSeq: total, lastAckedSeq: 0 });
+    // drain like the delivery engine: a window of pending, ack its last seq, repeat
+    let expected = 1;
+    let pages = 0;
+    for (; pages < 200; pages++) {
+      const page = await store.pending(t, { limit: 250, now: Date.now() });
+      if (page.length === 0) break;
+      for (const m of page) expect(m.seq).toBe(expected++);
+      await store.ack(t, page[page.length - 1]!.seq);
+    }
+    expect(expected - 1).toBe(total);
+    expect(await store.countPending(t, Date.now())).toBe(0);
+    expect(await store.state(t)).toMatchObject({ lastSeq: total, lastAckedSeq: total });
+  }, 240_000);
+});
