@@ -12,9 +12,10 @@ export function kafkaLogCreator(logger: Logger): logCreator {
       const { message, timestamp: _ts, logger: _l, ...fields } = log as { message: string; timestamp?: string; logger?: string } & Record<string, unknown>;
       const ctx = { kafkajs: namespace, ...fields };
       switch (level) {
+        // kafkajs logs every failed connection attempt and retried request at ERROR; the
+        // adapter recovers from those and logs its own outcome (publish given up, consumer
+        // rebuilt) at warn/error, so the client's own errors are warnings here.
         case logLevel.ERROR:
-          logger.error(ctx, message);
-          break;
         case logLevel.WARN:
           logger.warn(ctx, message);
           break;

@@ -296,9 +296,17 @@ export class KafkaRelayBus implements RelayBus {
 
   /** Idempotent: "already exists" is success (another gateway or an earlier start created it). */
   private async ensureTopics(): Promise<void> {
+    // Listing first keeps a normal start quiet: kafkajs logs "already exists" answers as errors.
+    const existing = new Set(await this.admin!.listTopics());
+    const missing = [this.ownTopic, this.topics.broadcast].filter((t) => !existing.has(t));
+    if (missing.length === 0) {
+      this.known.add(this.ownTopic);
+      this.known.add(this.topics.broadcast);
+      return;
+    }
     await this.admin!.createTopics({
       waitForLeaders: true,
-      topics: [this.ownTopic, this.topics.broadcast].map((topic) => ({
+      topics: missing.map((topic) => ({
         topic,
         numPartitions: this.opts.partitions,
         replicationFactor: this.opts.replicationFactor,
