@@ -12,9 +12,10 @@ export interface TerminalConnection {
   /**
    * Sends one server frame. `message` frames go to the terminal's message channel (WebSocket
    * text frame / MQTT `messages` topic at QoS 1); `drain` and `error` to control.
-   * `rawPayload` lets the engine pass the stored payload JSON so it is not re-encoded.
+   * `encoded`, when given, is the frame already serialized as JSON (the engine splices the
+   * stored payload text into it so payloads are never re-encoded); adapters write it as is.
    */
-  send(frame: ServerFrame): void;
+  send(frame: ServerFrame, encoded?: string): void;
   /** Bytes queued but not yet written (backpressure); the engine pauses delivery above a limit. */
   bufferedBytes(): number;
   /** Closes the transport. A close initiated by the engine does not call engine.disconnected twice. */

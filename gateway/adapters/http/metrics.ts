@@ -1,0 +1,74 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Protocol } from '../../../protocol/frames.js';
+import type { EngineMetrics } from '../../core/metrics.js';
+
+/**
+ * Prometheus metrics of one gateway (`GET /metrics`), all named `pcm_*`. One registry per
+ * app instance, so several gateways in one test process do not collide.
+ */
+export class GatewayMetrics implements EngineMetrics {
+  readonly registry = new Registry();
+  private readonly acceptedC: Counter;
+  private readonly deliveredC: Counter<'protocol'>;
+  private readonly ackedC: Counter;
+  private readonly expiredC: Counter;
+  private readonly rejectedC: Counter<'code'>;
+  private readonly framesRejectedC: Counter<'code'>;
+  private readonly sessionsOpenedC: Counter<'protocol'>;
+  private readonly latency: Histogram<'protocol'>;
+
+  constructor(sessionCounts: () => Record<Protocol, number>, opts: { defaultMetrics?: boolean } = {}) {
+    const registers = [this.registry];
+    if (opts.defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'pcm_gateway_' });
+    new Gauge({
+      name: 'pcm_sessions',
+      help: 'Connected terminal sessions on this gateway, by protocol.',
+      labelNames: ['protocol'],
+      registers,
+      collect() {
+        const c = sessionCounts();
+        for (const p of Object.keys(c) as Protocol[]) this.set({ protocol: p }, c[p]);
+      },
+    });
+    this.sessionsOpenedC = new Counter({ name: 'pcm_sessions_opened_total', help: 'Sessions opened, by protocol.', labelNames: ['protocol'], registers });
+    this.acceptedC = new Counter({ name: 'pcm_messages_accepted_total', help: 'Messages durably stored and answered 202 (idempotent replays excluded).', registers });
+    this.deliveredC = new Counter({ name: 'pcm_messages_delivered_total', help: 'Message frames written to terminals (redeliveries included), by protocol.', labelNames: ['protocol'], registers });
+    this.ackedC = new Counter({ name: 'pcm_messages_acked_total', help: 'Messages covered by terminal acks that moved the cursor.', registers });
+    this.expiredC = new Counter({ name: 'pcm_messages_expired_total', help: 'ttlSeconds 0 messages dropped because the terminal was not connected.', registers });
+    this.rejectedC = new Counter({ name: 'pcm_messages_rejected_total', help: 'Sender API requests rejected, by PCM_ERR_* code.', labelNames: ['code'], registers });
+    this.framesRejectedC = new Counter({ name: 'pcm_frames_rejected_total', help: 'Terminal frames answered with an error frame, by PCM_ERR_* code.', labelNames: ['code'], registers });
+    this.latency = new Histogram({
+      name: 'pcm_send_to_deliver_seconds',
+      help: 'Time from a message being stored to its frame being written to the terminal.',
+      labelNames: ['protocol'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 60, 600],
+      registers,
+    });
+  }
+
+  accepted(): void {
+    this.acceptedC.inc();
+  }
+  delivered(protocol: Protocol, latencyMs: number): void {
+    this.deliveredC.inc({ protocol });
+    this.latency.observe({ protocol }, latencyMs / 1000);
+  }
+  acked(count: number): void {
+    this.ackedC.inc(count);
+  }
+  expired(count: number): void {
+    this.expiredC.inc(count);
+  }
+  sessionOpened(protocol: Protocol): void {
+    this.sessionsOpenedC.inc({ protocol });
+  }
+  sessionClosed(): void {
+    /* pcm_sessions is collected from the registry on scrape */
+  }
+  frameRejected(code: string): void {
+    this.framesRejectedC.inc({ code });
+  }
+  rejected(code: string): void {
+    this.rejectedC.inc({ code });
+  }
+}

@@ -1,0 +1,70 @@
+import type { WebSocket } from 'ws';
+import { encodeServerFrame } from '../../../protocol/codec.js';
+import type { ServerFrame } from '../../../protocol/frames.js';
+import type { TerminalConnection } from '../../ports/terminal-connection.js';
+
+/**
+ * WebSocket close codes (documented in docs/protocol.md). 1000-1015 are RFC 6455; 4000-4999
+ * are application codes whose last three digits mirror the HTTP status of the error.
+ */
+export const CLOSE_CODES = {
+  normal: 1000,
+  goingAway: 1001, // drain: shutdown or session limit; reconnect after reconnectAfterMs
+  tooBig: 1009,
+  internal: 1011,
+  takenOver: 4409,
+  unavailable: 4503,
+} as const;
+
+function closeCodeFor(last: ServerFrame | undefined): number {
+  if (!last) return CLOSE_CODES.normal;
+  if (last.type === 'drain') return CLOSE_CODES.goingAway;
+  if (last.type !== 'error') return CLOSE_CODES.normal;
+  switch (last.code) {
+    case 'PCM_ERR_SESSION_TAKEN_OVER':
+      return CLOSE_CODES.takenOver;
+    case 'PCM_ERR_FRAME_TOO_LARGE':
+      return CLOSE_CODES.tooBig;
+    case 'PCM_ERR_STORE_UNAVAILABLE':
+    case 'PCM_ERR_NOT_READY':
+      return CLOSE_CODES.unavailable;
+    default:
+      return CLOSE_CODES.internal;
+  }
+}
+
+/** One terminal's WebSocket as the engine's TerminalConnection (DESIGN.md section 7). */
+export class WsTerminalConnection implements TerminalConnection {
+  readonly protocol = 'websocket' as const;
+  private last: ServerFrame | undefined;
+
+  constructor(
+    readonly socket: WebSocket,
+    readonly terminalId: string,
+    readonly remoteAddress?: string,
+  ) {}
+
+  send(frame: ServerFrame, encoded?: string): void {
+    if (this.socket.readyState !== this.socket.OPEN) return;
+    if (frame.type !== 'message') this.last = frame;
+    this.socket.send(encoded ?? encodeServerFrame(frame));
+  }
+
+  bufferedBytes(): number {
+    return this.socket.bufferedAmount;
+  }
+
+  /** The close code follows the last control frame sent: `drain` -> 1001, `error` -> by code. */
+  close(reason: string): void {
+    if (this.socket.readyState === this.socket.CLOSED || this.socket.readyState === this.socket.CLOSING) return;
+    this.socket.close(closeCodeFor(this.last), reason.slice(0, 120));
+  }
+
+  ping(): void {
+    this.socket.ping();
+  }
+
+  terminate(): void {
+    this.socket.terminate();
+  }
+}

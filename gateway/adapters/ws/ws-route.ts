@@ -1,0 +1,90 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { RawData } from 'ws';
+import { PcmError, toPcmError } from '../../../common/errors.js';
+import type { Logger } from '../../../common/logger.js';
+import { decodeTerminalFrame } from '../../../protocol/codec.js';
+import { bearer, verifyTerminalToken } from '../../../protocol/token.js';
+import type { DeliveryEngine } from '../../core/engine.js';
+import { HeartbeatSweeper } from './heartbeat.js';
+import { WsTerminalConnection } from './ws-connection.js';
+
+export interface WsRouteOptions {
+  engine: DeliveryEngine;
+  terminalJwtSecret: string;
+  heartbeatSeconds: number;
+  /** Largest terminal frame decoded; larger ones get PCM_ERR_FRAME_TOO_LARGE and a close. */
+  maxFrameBytes: number;
+  logger: Logger;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    terminalId?: string;
+  }
+}
+
+/** Token from `Authorization: Bearer` or `?access_token=` (DESIGN.md section 5). */
+export function terminalToken(req: FastifyRequest): string | undefined {
+  const fromHeader = bearer(req.headers.authorization);
+  if (fromHeader) return fromHeader;
+  const q = (req.query as Record<string, unknown> | undefined)?.access_token;
+  return typeof q === 'string' && q.length > 0 ? q : undefined;
+}
+
+/**
+ * `GET /v1/connect` (DESIGN.md section 5). The JWT is verified before the upgrade, so a bad,
+ * expired or wrong-subject token gets a plain HTTP 401 with `{code, message}` and no socket.
+ * After the upgrade, bad frames get an `error` frame and change nothing; only an oversized
+ * frame also closes the connection (1009), because its sender is not speaking the protocol.
+ */
+export function registerWsRoute(app: FastifyInstance, opts: WsRouteOptions): HeartbeatSweeper<WsTerminalConnection> {
+  const { engine } = opts;
+  const sweeper = new HeartbeatSweeper<WsTerminalConnection>(opts.heartbeatSeconds * 1000);
+
+  app.get(
+    '/v1/connect',
+    {
+      websocket: true,
+      config: { rateLimit: false }, // terminals are limited by the session cap, not the sender budget
+      preValidation: async (req) => {
+        const claims = await verifyTerminalToken(opts.terminalJwtSecret, terminalToken(req));
+        req.terminalId = claims.terminalId;
+      },
+    },
+    (socket, req) => {
+      const terminalId = req.terminalId!;
+      const log = opts.logger.child({ terminalId, reqId: req.id });
+      const conn = new WsTerminalConnection(socket, terminalId, req.ip);
+      sweeper.add(conn);
+      socket.on('pong', () => sweeper.alive(conn));
+      socket.on('message', (data: RawData, isBinary: boolean) => {
+        sweeper.alive(conn);
+        if (isBinary) {
+          engine.rejectFrame(conn, new PcmError('PCM_ERR_BAD_REQUEST', 'binary frames are not supported; send one JSON object per text frame'));
+          return;
+        }
+        let frame;
+        try {
+          frame = decodeTerminalFrame(data as Buffer, opts.maxFrameBytes);
+        } catch (err) {
+          const e = toPcmError(err, 'PCM_ERR_BAD_REQUEST');
+          engine.rejectFrame(conn, e);
+          if (e.code === 'PCM_ERR_FRAME_TOO_LARGE') conn.close('frame too large');
+          return;
+        }
+        void engine.handleFrame(conn, frame);
+      });
+      socket.on('close', (code: number) => {
+        sweeper.remove(conn);
+        log.debug({ code }, 'websocket closed');
+        engine.disconnected(conn);
+      });
+      log.debug({ remoteAddress: req.ip }, 'websocket connected');
+      void engine.connect(conn).catch((err: unknown) => {
+        log.error({ err }, 'session setup failed');
+        conn.close('internal error');
+      });
+    },
+  );
+  return sweeper;
+}

@@ -1,0 +1,176 @@
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
+import websocket from '@fastify/websocket';
+import rateLimit from '@fastify/rate-limit';
+import type { AddressInfo } from 'node:net';
+import { PcmError } from '../common/errors.js';
+import type { Logger } from '../common/logger.js';
+import { DEFAULT_MAX_FRAME_BYTES } from '../protocol/codec.js';
+import type { Clock } from '../common/clock.js';
+import type { GatewayConfig } from './config.js';
+import { DeliveryEngine } from './core/engine.js';
+import type { MessageStore } from './ports/message-store.js';
+import type { RelayBus } from './ports/relay-bus.js';
+import type { SessionDirectory } from './ports/session-directory.js';
+import { installErrorHandler } from './adapters/http/errors.js';
+import { registerHealthRoutes } from './adapters/http/health-routes.js';
+import { GatewayMetrics } from './adapters/http/metrics.js';
+import { registerSenderRoutes } from './adapters/http/sender-routes.js';
+import { registerWsRoute } from './adapters/ws/ws-route.js';
+import { MqttEdge } from './adapters/mqtt/mqtt-edge.js';
+
+export type GatewayAppConfig = Pick<
+  GatewayConfig,
+  | 'gatewayId'
+  | 'host'
+  | 'httpPort'
+  | 'mqttPort'
+  | 'terminalJwtSecret'
+  | 'apiKeys'
+  | 'maxSessions'
+  | 'maxPayloadBytes'
+  | 'maxTtlSeconds'
+  | 'defaultTtlSeconds'
+  | 'heartbeatSeconds'
+  | 'rateLimitPerMinute'
+  | 'requestTimeoutMs'
+  | 'deliveryWindow'
+  | 'drainReconnectAfterMs'
+>;
+
+export interface BuildGatewayOptions {
+  config: Readonly<GatewayAppConfig>;
+  /** The gateway owns these from now on: they are closed in onClose. */
+  store: MessageStore;
+  directory: SessionDirectory;
+  relay: RelayBus;
+  logger: Logger;
+  clock?: Clock;
+  /** Off turns the MQTT edge (TCP and /mqtt) off, e.g. for WebSocket-only tests. Default on. */
+  mqtt?: boolean;
+  /** Register process-level default metrics (once per process: `pcm gateway`, `pcm dev`). */
+  defaultMetrics?: boolean;
+}
+
+export interface Gateway {
+  app: FastifyInstance;
+  engine: DeliveryEngine;
+  metrics: GatewayMetrics;
+  mqtt?: MqttEdge;
+  /** Listens on config.host: HTTP on httpPort, MQTT on mqttPort (0 = ephemeral); returns the bound ports. */
+  listen(): Promise<{ httpPort: number; mqttPort?: number }>;
+  close(): Promise<void>;
+}
+
+/**
+ * Builds the gateway (fastify's app/server split, DESIGN.md section 7): engine, sender API,
+ * WebSocket edge and MQTT edge on one fastify instance. Nothing listens until `listen()`;
+ * `close()` (= app.close()) drains sessions and releases every resource in order.
+ */
+export async function buildGateway(opts: BuildGatewayOptions): Promise<Gateway> {
+  const { config, store, directory, relay, logger } = opts;
+  // Frames carry a reply payload: room for the payload limit plus the envelope.
+  const maxFrameBytes = Math.max(DEFAULT_MAX_FRAME_BYTES, config.maxPayloadBytes + 4096);
+  let closing = false;
+  let metricsRef: GatewayMetrics | undefined;
+  const engine: DeliveryEngine = new DeliveryEngine(
+    {
+      gatewayId: config.gatewayId,
+      heartbeatSeconds: config.heartbeatSeconds,
+      maxSessions: config.maxSessions,
+      window: config.deliveryWindow,
+      drainReconnectAfterMs: config.drainReconnectAfterMs,
+    },
+    {
+      store,
+      directory,
+      relay,
+      clock: opts.clock,
+      log: logger.child({ component: 'engine', gatewayId: config.gatewayId }),
+      metrics: {
+        accepted: () => metricsRef?.accepted(),
+        delivered: (p, ms) => metricsRef?.delivered(p, ms),
+        acked: (n) => metricsRef?.acked(n),
+        expired: (n) => metricsRef?.expired(n),
+        sessionOpened: (p) => metricsRef?.sessionOpened(p),
+        sessionClosed: () => undefined,
+        frameRejected: (c) => metricsRef?.frameRejected(c),
+      },
+    },
+  );
+  const metrics = new GatewayMetrics(() => engine.sessionCounts(), { defaultMetrics: opts.defaultMetrics });
+  metricsRef = metrics;
+
+  const app = Fastify({
+    loggerInstance: logger.child({ component: 'http', gatewayId: config.gatewayId }),
+    // Per-request access logs are off: at thousands of sends per second they would dominate.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: config.maxPayloadBytes * 2 + 16 * 1024,
+    routerOptions: { maxParamLength: 200 },
+    forceCloseConnections: true,
+  }) as unknown as FastifyInstance; // pino's Logger vs FastifyBaseLogger generics: same object
+  installErrorHandler(app, (code, url) => {
+    if (url === '/v1/terminals/:id/messages' || url === '/v1/terminals/:id/requests') metrics.rejected(code);
+  });
+  // One budget per API key across the sender API (DESIGN.md section 5: 429). Registered
+  // globally so the routes share it; health, metrics and the terminal edges opt out.
+  await app.register(rateLimit, {
+    global: true,
+    max: config.rateLimitPerMinute,
+    timeWindow: 60_000,
+    hook: 'preHandler',
+    keyGenerator: (req) => req.apiKeyId ?? `ip:${req.ip}`,
+    errorResponseBuilder: (_req, ctx) =>
+      new PcmError('PCM_ERR_RATE_LIMITED', `rate limit of ${ctx.max} requests per minute for this API key exceeded; retry in ${ctx.after}`),
+  });
+
+  let mqtt: MqttEdge | undefined;
+  if (opts.mqtt !== false) {
+    mqtt = await MqttEdge.create({ engine, terminalJwtSecret: config.terminalJwtSecret, maxFrameBytes, logger: logger.child({ component: 'mqtt' }) });
+  }
+
+  await app.register(websocket, {
+    options: { maxPayload: maxFrameBytes * 4, perMessageDeflate: false },
+    // Shutdown order (DESIGN.md section 7): the engine drains every session first (drain
+    // frames), then the remaining sockets (MQTT over WebSocket included) are closed.
+    preClose: async function () {
+      closing = true;
+      await engine.close();
+      await mqtt?.close();
+      for (const client of app.websocketServer.clients) client.terminate();
+    },
+  });
+  const sweeper = registerWsRoute(app, { engine, terminalJwtSecret: config.terminalJwtSecret, heartbeatSeconds: config.heartbeatSeconds, maxFrameBytes, logger });
+  if (mqtt) mqtt.registerWebSocketRoute(app);
+  registerSenderRoutes(app, {
+    engine,
+    apiKeys: config.apiKeys,
+    maxPayloadBytes: config.maxPayloadBytes,
+    maxTtlSeconds: config.maxTtlSeconds,
+    defaultTtlSeconds: config.defaultTtlSeconds,
+    requestTimeoutMs: config.requestTimeoutMs,
+  });
+  registerHealthRoutes(app, { store, metrics, isClosing: () => closing });
+
+  app.addHook('onClose', async () => {
+    sweeper.stop();
+    await relay.close().catch((err: unknown) => logger.warn({ err }, 'relay close failed'));
+    await directory.close().catch((err: unknown) => logger.warn({ err }, 'directory close failed'));
+    await store.close().catch((err: unknown) => logger.warn({ err }, 'store close failed'));
+  });
+
+  await engine.start();
+
+  return {
+    app,
+    engine,
+    metrics,
+    mqtt,
+    async listen() {
+      await app.listen({ host: config.host, port: config.httpPort });
+      const httpPort = (app.server.address() as AddressInfo).port;
+      const mqttPort = mqtt ? await mqtt.listen(config.host, config.mqttPort) : undefined;
+      return { httpPort, mqttPort };
+    },
+    close: () => app.close(),
+  };
+}

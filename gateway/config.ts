@@ -1,0 +1,46 @@
+import { Type, type Static } from 'typebox';
+import { loadConfig, type LoadOptions } from '../common/config.js';
+
+const LogLevel = Type.Union(
+  ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
+  { default: 'info', description: 'pino log level.' },
+);
+
+/**
+ * The gateway process's configuration (DESIGN.md section 7: one TypeBox schema per process,
+ * validated and frozen at start, type derived from the schema). Every key is settable as
+ * `PCM_<NAME>` (or `PCM_<NAME>_FILE`) and as `--<name>`; common/config.ts reads them.
+ */
+export const GatewayConfigSchema = Type.Object({
+  httpPort: Type.Integer({ minimum: 0, maximum: 65535, default: 8080, description: 'HTTP port: sender API, WebSocket `/v1/connect`, MQTT over WebSocket `/mqtt`, health and metrics.' }),
+  mqttPort: Type.Integer({ minimum: 0, maximum: 65535, default: 1883, description: 'MQTT 3.1.1 TCP port.' }),
+  host: Type.String({ default: '0.0.0.0', description: 'Address the HTTP and MQTT servers bind (`pcm dev` uses 127.0.0.1).' }),
+  dataDir: Type.String({ default: './data', description: 'Directory for the SQLite store and the generated dev secrets.' }),
+  terminalJwtSecret: Type.String({ minLength: 16, description: 'HS256 secret for terminal JWTs (at least 16 characters). Required (`pcm dev` generates one).' }),
+  apiKeys: Type.Array(Type.String({ minLength: 8 }), { minItems: 1, description: 'Sender API keys, comma-separated. Required (`pcm dev` generates one).' }),
+  gatewayId: Type.String({ minLength: 1, maxLength: 63, pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$', default: 'gw-0', description: 'This gateway\'s id in the session directory, relay and discovery.' }),
+  store: Type.Union([Type.Literal('memory'), Type.Literal('sqlite'), Type.Literal('couchbase')], { default: 'sqlite', description: 'Message store: `sqlite` (file in the data dir), `memory` (not durable), `couchbase`.' }),
+  relay: Type.Union([Type.Literal('inprocess'), Type.Literal('kafka')], { default: 'inprocess', description: 'Relay bus between gateways.' }),
+  maxSessions: Type.Integer({ minimum: 1, default: 100_000, description: 'Local session cap; beyond it the least recently used terminal gets a `drain` frame.' }),
+  maxPayloadBytes: Type.Integer({ minimum: 1, maximum: 16 * 1024 * 1024, default: 65_536, description: 'Largest message payload (JSON-encoded bytes); larger sends get 413.' }),
+  maxTtlSeconds: Type.Integer({ minimum: 0, maximum: 2_419_200, default: 2_419_200, description: 'Largest `ttlSeconds` a sender may ask for (28 days).' }),
+  defaultTtlSeconds: Type.Integer({ minimum: 0, maximum: 2_419_200, default: 86_400, description: '`ttlSeconds` when a send does not give one.' }),
+  heartbeatSeconds: Type.Integer({ minimum: 1, maximum: 3600, default: 30, description: 'WebSocket ping interval; a connection missing two pongs is closed. Also the presence refresh period.' }),
+  rateLimitPerMinute: Type.Integer({ minimum: 1, default: 6000, description: 'Sender API requests per minute per API key (429 beyond).' }),
+  requestTimeoutMs: Type.Integer({ minimum: 1, maximum: 60_000, default: 10_000, description: 'Default wait of `POST /requests` when the body gives no `timeoutMs`.' }),
+  deliveryWindow: Type.Integer({ minimum: 1, maximum: 10_000, default: 64, description: 'Unacked messages in flight per terminal.' }),
+  drainReconnectAfterMs: Type.Integer({ minimum: 0, default: 2000, description: '`reconnectAfterMs` sent in `drain` frames (eviction, shutdown).' }),
+  couchbaseConnectionString: Type.String({ default: '', description: 'Couchbase connection string (PCM_STORE=couchbase).' }),
+  couchbaseBucket: Type.String({ default: 'pcm', description: 'Couchbase bucket.' }),
+  couchbaseUsername: Type.String({ default: '', description: 'Couchbase user.' }),
+  couchbasePassword: Type.String({ default: '', description: 'Couchbase password.' }),
+  kafkaBrokers: Type.Array(Type.String(), { default: [], description: 'Kafka brokers, comma-separated (PCM_RELAY=kafka).' }),
+  kafkaTopicPrefix: Type.String({ default: 'pcm', description: 'Kafka topic prefix.' }),
+  logLevel: LogLevel,
+});
+
+export type GatewayConfig = Static<typeof GatewayConfigSchema>;
+
+export function loadGatewayConfig(opts: LoadOptions = {}): Readonly<GatewayConfig> {
+  return loadConfig(GatewayConfigSchema, opts);
+}

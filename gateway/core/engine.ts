@@ -1,0 +1,635 @@
+import { randomUUID } from 'node:crypto';
+import { PcmError, isPcmError, toPcmError } from '../../common/errors.js';
+import { systemClock, type Clock } from '../../common/clock.js';
+import type { ErrorFrame, Protocol, ServerFrame, TerminalFrame } from '../../protocol/frames.js';
+import type { MessageStore, StoredMessage } from '../ports/message-store.js';
+import type { Presence, SessionDirectory } from '../ports/session-directory.js';
+import type { RelayBus, RelayEvent } from '../ports/relay-bus.js';
+import type { TerminalConnection } from '../ports/terminal-connection.js';
+import { nullLog, type CoreLog } from './log.js';
+import { noopMetrics, type EngineMetrics } from './metrics.js';
+import { messageFrame } from './message-frame.js';
+import { LruRegistry } from './registry.js';
+import { PendingRequests, correlationGateway, newCorrelationId } from './requests.js';
+import { Session } from './session.js';
+
+export interface EngineOptions {
+  gatewayId: string;
+  /** Sent in `welcome`; also the presence refresh period. */
+  heartbeatSeconds: number;
+  /** Local session cap (PCM_MAX_SESSIONS); the least recently used session is drained. */
+  maxSessions: number;
+  /** Unacked messages in flight per session (bounded drain window). */
+  window?: number;
+  /** A connection with more bytes queued than this gets nothing more until it drains. */
+  maxBufferedBytes?: number;
+  /** Presence record TTL in the session directory (default 3 heartbeats). */
+  presenceTtlMs?: number;
+  /** `reconnectAfterMs` in drain frames (eviction, shutdown). */
+  drainReconnectAfterMs?: number;
+  /** How often paused (backpressure) or failed pumps are retried. */
+  resumeIntervalMs?: number;
+}
+
+export interface EngineDeps {
+  store: MessageStore;
+  directory: SessionDirectory;
+  relay: RelayBus;
+  clock?: Clock;
+  log?: CoreLog;
+  metrics?: EngineMetrics;
+  newId?: () => string;
+}
+
+export interface SendRequest {
+  terminalId: string;
+  /** The payload as JSON text. */
+  payload: string;
+  ttlSeconds: number;
+  collapseKey?: string;
+  idempotencyKey?: string;
+}
+
+/**
+ * - `queued`: stored durably; delivered in order while the terminal is (or when it comes) online.
+ * - `sent`: `ttlSeconds: 0`, handed to the terminal's live connection (not stored for later).
+ * - `dropped`: `ttlSeconds: 0` and the terminal was not connected: never delivered (invariant 2.4).
+ */
+export type SendStatus = 'queued' | 'sent' | 'dropped';
+
+export interface SendResult {
+  terminalId: string;
+  seq: number;
+  messageId: string;
+  status: SendStatus;
+}
+
+export interface RequestResult {
+  seq: number;
+  reply: unknown;
+  latencyMs: number;
+}
+
+export interface PresenceView {
+  terminalId: string;
+  online: boolean;
+  gatewayId?: string;
+  protocol?: Protocol;
+  pending: number;
+  lastAckedSeq: number;
+}
+
+/** How many ttl-0 send statuses are remembered for idempotent replays. */
+const TTL0_STATUS_MEMORY = 10_000;
+
+/**
+ * The delivery engine (DESIGN.md section 2, issue 2 item 4). Protocol-blind and free of I/O
+ * libraries: the store, directory, relay and connections are ports.
+ *
+ * Ordering: each session has a delivery cursor (highest seq written). Only the pump writes
+ * out of the store, in seq order, at most `window` unacked at a time; a live message is
+ * written directly only when the session is caught up and it is exactly cursor + 1, so live
+ * traffic never overtakes a drain.
+ */
+export class DeliveryEngine {
+  readonly gatewayId: string;
+  private readonly store: MessageStore;
+  private readonly directory: SessionDirectory;
+  private readonly relay: RelayBus;
+  private readonly clock: Clock;
+  private readonly log: CoreLog;
+  private readonly metrics: EngineMetrics;
+  private readonly newId: () => string;
+  private readonly window: number;
+  private readonly maxBufferedBytes: number;
+  private readonly presenceTtlMs: number;
+  private readonly drainReconnectAfterMs: number;
+  private readonly resumeIntervalMs: number;
+  private readonly sessions: LruRegistry<Session>;
+  private readonly byConn = new Map<TerminalConnection, Session>();
+  private readonly requests = new PendingRequests();
+  /** Sessions whose pump waits for backpressure to clear or for the store to come back. */
+  private readonly stalled = new Set<Session>();
+  private readonly ttl0Status = new Map<string, SendStatus>();
+  private resumeTimer: ReturnType<typeof setInterval> | undefined;
+  private presenceTimer: ReturnType<typeof setInterval> | undefined;
+  private closing = false;
+
+  constructor(
+    private readonly opts: EngineOptions,
+    deps: EngineDeps,
+  ) {
+    this.gatewayId = opts.gatewayId;
+    this.store = deps.store;
+    this.directory = deps.directory;
+    this.relay = deps.relay;
+    this.clock = deps.clock ?? systemClock;
+    this.log = deps.log ?? nullLog;
+    this.metrics = deps.metrics ?? noopMetrics;
+    this.newId = deps.newId ?? randomUUID;
+    this.window = opts.window ?? 64;
+    this.maxBufferedBytes = opts.maxBufferedBytes ?? 1024 * 1024;
+    this.presenceTtlMs = opts.presenceTtlMs ?? opts.heartbeatSeconds * 3000;
+    this.drainReconnectAfterMs = opts.drainReconnectAfterMs ?? 2000;
+    this.resumeIntervalMs = opts.resumeIntervalMs ?? 100;
+    this.sessions = new LruRegistry<Session>(opts.maxSessions);
+  }
+
+  /** Joins the relay and starts the presence refresh (one timer for all sessions). */
+  async start(): Promise<void> {
+    await this.relay.start(this.gatewayId, (ev) => this.onRelayEvent(ev));
+    this.presenceTimer = setInterval(() => this.refreshPresence(), this.opts.heartbeatSeconds * 1000);
+    this.presenceTimer.unref?.();
+  }
+
+  /** Drains every session (`drain` frame, then close) and fails waiting requests. */
+  async close(): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    if (this.presenceTimer) clearInterval(this.presenceTimer);
+    if (this.resumeTimer) clearInterval(this.resumeTimer);
+    const releases: Promise<void>[] = [];
+    for (const s of [...this.sessions.values()]) {
+      releases.push(this.end(s, { type: 'drain', reconnectAfterMs: this.drainReconnectAfterMs, reason: 'shutdown' }, 'gateway shutting down'));
+    }
+    this.requests.cancelAll(new PcmError('PCM_ERR_NOT_READY', 'the gateway is shutting down'));
+    await Promise.all(releases);
+  }
+
+  sessionCount(): number {
+    return this.sessions.size;
+  }
+
+  sessionCounts(): Record<Protocol, number> {
+    const out: Record<Protocol, number> = { websocket: 0, mqtt: 0 };
+    for (const s of this.sessions.values()) out[s.conn.protocol]++;
+    return out;
+  }
+
+  // ---------------------------------------------------------------- sender side
+
+  /** Stores, then routes (invariant 2.1: durable before accepted). */
+  async submit(req: SendRequest): Promise<SendResult> {
+    this.checkOpen();
+    const messageId = this.newId();
+    const now = this.clock.now();
+    let appended;
+    try {
+      appended = await this.store.append(
+        { terminalId: req.terminalId, payload: req.payload, ttlSeconds: req.ttlSeconds, collapseKey: req.collapseKey, idempotencyKey: req.idempotencyKey, messageId },
+        now,
+      );
+    } catch (err) {
+      throw storeError(err, 'message not stored');
+    }
+    const m = appended.message;
+    const volatile = req.ttlSeconds === 0;
+    if (appended.duplicate) {
+      // Invariant 2.6: a retry gets the first result and triggers nothing new.
+      const status: SendStatus = m.expiresAt > m.createdAt ? 'queued' : (this.ttl0Status.get(m.messageId) ?? 'dropped');
+      return { terminalId: m.terminalId, seq: m.seq, messageId: m.messageId, status };
+    }
+    this.metrics.accepted();
+    if (!volatile) {
+      // The relay is an accelerator (invariant 2.7): the sender is not kept waiting for it.
+      void this.route(m, appended.epoch, false).catch((err) => this.log.warn({ err, terminalId: m.terminalId }, 'routing failed; the message waits in the store'));
+      return { terminalId: m.terminalId, seq: m.seq, messageId: m.messageId, status: 'queued' };
+    }
+    const handed = await this.route(m, appended.epoch, true).catch(() => false);
+    const status: SendStatus = handed ? 'sent' : 'dropped';
+    if (!handed) this.metrics.expired(1);
+    this.rememberTtl0(m.messageId, status);
+    return { terminalId: m.terminalId, seq: m.seq, messageId: m.messageId, status };
+  }
+
+  /**
+   * Request/reply ("instant response", DESIGN.md section 5): stores a message carrying a
+   * correlation id with a TTL no longer than the wait, then waits for the terminal's reply.
+   */
+  async request(terminalId: string, payload: string, timeoutMs: number): Promise<RequestResult> {
+    this.checkOpen();
+    const started = this.clock.now();
+    const correlationId = newCorrelationId(this.newId(), this.gatewayId);
+    const waiting = this.requests.register(correlationId, terminalId, timeoutMs);
+    let appended;
+    try {
+      appended = await this.store.append(
+        { terminalId, payload, ttlSeconds: Math.max(1, Math.ceil(timeoutMs / 1000)), correlationId, messageId: this.newId() },
+        started,
+      );
+    } catch (err) {
+      const e = storeError(err, 'request not stored');
+      this.requests.cancel(correlationId, e);
+      await waiting.catch(() => undefined);
+      throw e;
+    }
+    this.metrics.accepted();
+    void this.route(appended.message, appended.epoch, false).catch((err) => this.log.warn({ err, terminalId }, 'routing a request failed'));
+    const reply = await waiting;
+    return { seq: appended.message.seq, reply, latencyMs: this.clock.now() - started };
+  }
+
+  async presence(terminalId: string): Promise<PresenceView> {
+    const now = this.clock.now();
+    let state, pending;
+    try {
+      [state, pending] = await Promise.all([this.store.state(terminalId), this.store.countPending(terminalId, now)]);
+    } catch (err) {
+      throw storeError(err, 'presence unavailable');
+    }
+    const view: PresenceView = { terminalId, online: false, pending, lastAckedSeq: state.lastAckedSeq };
+    const local = this.sessions.get(terminalId);
+    if (local && !local.closed) return { ...view, online: true, gatewayId: this.gatewayId, protocol: local.conn.protocol };
+    let p: Presence | undefined;
+    try {
+      p = await this.directory.lookup(terminalId);
+    } catch (err) {
+      this.log.warn({ err, terminalId }, 'directory lookup failed; reporting offline');
+    }
+    if (p && p.gatewayId !== this.gatewayId) return { ...view, online: true, gatewayId: p.gatewayId, protocol: p.protocol };
+    return view;
+  }
+
+  // ---------------------------------------------------------------- terminal side
+
+  /**
+   * A transport authenticated a terminal. Takes over an older local session, evicts the least
+   * recently used one at the cap, claims presence, sends `welcome` and starts the drain.
+   */
+  async connect(conn: TerminalConnection): Promise<void> {
+    if (this.closing) {
+      conn.send(errorFrame(new PcmError('PCM_ERR_NOT_READY', 'the gateway is shutting down')));
+      conn.close('shutting down');
+      return;
+    }
+    const terminalId = conn.terminalId;
+    const s = new Session(conn, this.newId(), this.clock.now());
+    const old = this.sessions.get(terminalId);
+    if (old) {
+      this.log.info({ terminalId, sessionId: old.sessionId }, 'takeover: closing the older local session');
+      void this.end(old, errorFrame(new PcmError('PCM_ERR_SESSION_TAKEN_OVER', 'the terminal connected again; this session is closed')), 'taken over');
+    } else {
+      const victim = this.sessions.victim();
+      if (victim) {
+        this.log.warn({ terminalId: victim[0], maxSessions: this.opts.maxSessions }, 'session cap reached: draining the least recently used session');
+        void this.end(victim[1], { type: 'drain', reconnectAfterMs: this.drainReconnectAfterMs, reason: 'session-limit' }, 'session limit');
+      }
+    }
+    this.byConn.set(conn, s);
+    this.sessions.set(terminalId, s);
+    this.metrics.sessionOpened(conn.protocol);
+
+    try {
+      const claim = await this.directory.claim(
+        { terminalId, gatewayId: this.gatewayId, sessionId: s.sessionId, protocol: conn.protocol, connectedAt: s.connectedAt },
+        this.presenceTtlMs,
+      );
+      s.connectionEpoch = claim.presence.connectionEpoch;
+      if (s.closed) {
+        await this.directory.release(terminalId, this.gatewayId, s.connectionEpoch).catch(() => undefined);
+        return;
+      }
+      if (s.supersededBy !== undefined && s.supersededBy > s.connectionEpoch) {
+        void this.end(s, errorFrame(new PcmError('PCM_ERR_SESSION_TAKEN_OVER', 'the terminal connected again elsewhere')), 'taken over');
+        return;
+      }
+      const prev = claim.previous;
+      if (prev && prev.gatewayId !== this.gatewayId) {
+        // DESIGN.md section 3: the old gateway is told to close its stale session, fenced by epoch.
+        await this.relaySafe(() => this.relay.send(prev.gatewayId, { kind: 'takeover', from: this.gatewayId, terminalId, connectionEpoch: s.connectionEpoch! }));
+      }
+    } catch (err) {
+      // Presence only accelerates routing; the store stays the source of truth (invariant 2.7).
+      this.log.warn({ err, terminalId }, 'session directory claim failed; continuing without presence');
+    }
+    if (s.closed) return;
+    let state;
+    try {
+      state = await this.store.state(terminalId);
+    } catch (err) {
+      if (!s.closed) void this.end(s, errorFrame(storeError(err, 'cannot read the queue')), 'store unavailable');
+      return;
+    }
+    if (s.closed) return;
+    s.epoch = state.epoch;
+    s.cursor = s.ackedSeq = state.lastAckedSeq;
+    conn.send({ type: 'welcome', terminalId, sessionId: s.sessionId, heartbeatSeconds: this.opts.heartbeatSeconds, epoch: state.epoch, lastAckedSeq: state.lastAckedSeq });
+    s.ready = true;
+    this.log.debug({ terminalId, sessionId: s.sessionId, protocol: conn.protocol, lastAckedSeq: state.lastAckedSeq }, 'session ready');
+    void this.pump(s);
+  }
+
+  /** The transport closed (peer, network, heartbeat). */
+  disconnected(conn: TerminalConnection): void {
+    const s = this.byConn.get(conn);
+    if (s) void this.end(s, undefined, undefined);
+  }
+
+  /**
+   * One decoded terminal frame. Bad input answers with an `error` frame and changes nothing
+   * (issue 2, bad-input table); the connection stays open.
+   */
+  async handleFrame(conn: TerminalConnection, frame: TerminalFrame): Promise<void> {
+    const s = this.byConn.get(conn);
+    if (!s || s.closed) return;
+    try {
+      switch (frame.type) {
+        case 'ack':
+          await this.onAck(s, frame.seq);
+          break;
+        case 'reply':
+          this.onReply(s, frame.correlationId, frame.payload);
+          break;
+        case 'hello':
+          s.profile = frame.profile;
+          break;
+      }
+    } catch (err) {
+      this.rejectFrame(conn, toPcmError(err));
+    }
+  }
+
+  /** A frame the transport could not decode. */
+  rejectFrame(conn: TerminalConnection, err: PcmError): void {
+    this.metrics.frameRejected(err.code);
+    this.log.debug({ terminalId: conn.terminalId, code: err.code }, `frame rejected: ${err.message}`);
+    conn.send(errorFrame(err));
+  }
+
+  private async onAck(s: Session, seq: number): Promise<void> {
+    if (!s.ready || (seq > s.cursor && seq > s.ackedSeq)) {
+      throw new PcmError('PCM_ERR_INVALID_ACK', `ack ${seq} names a seq never sent on this session (highest sent: ${s.cursor})`, {
+        details: { seq, highestSent: s.cursor },
+      });
+    }
+    if (seq <= s.ackedSeq) return; // stale or repeated ack: harmless, changes nothing
+    let r;
+    try {
+      r = await this.store.ack(s.terminalId, seq);
+    } catch (err) {
+      throw isPcmError(err, 'PCM_ERR_INVALID_ACK') ? err : storeError(err, 'ack not stored');
+    }
+    if (r.lastAckedSeq > s.ackedSeq) s.ackedSeq = r.lastAckedSeq;
+    const n = s.settle(seq);
+    if (n > 0) this.metrics.acked(n);
+    this.sessions.touch(s.terminalId);
+    void this.pump(s);
+  }
+
+  private onReply(s: Session, correlationId: string, payload: unknown): void {
+    if (!s.correlations.has(correlationId)) {
+      throw new PcmError('PCM_ERR_UNKNOWN_CORRELATION', `no request with correlation id ${JSON.stringify(correlationId)} was sent on this session`);
+    }
+    if (this.requests.resolve(correlationId, s.terminalId, payload)) {
+      s.correlations.delete(correlationId);
+      this.sessions.touch(s.terminalId);
+      return;
+    }
+    const gw = correlationGateway(correlationId);
+    if (gw && gw !== this.gatewayId) {
+      s.correlations.delete(correlationId);
+      void this.relaySafe(() => this.relay.send(gw, { kind: 'reply', from: this.gatewayId, correlationId, terminalId: s.terminalId, payload }));
+      return;
+    }
+    throw new PcmError('PCM_ERR_UNKNOWN_CORRELATION', `no request is waiting for correlation id ${JSON.stringify(correlationId)} (it timed out or was answered)`);
+  }
+
+  // ---------------------------------------------------------------- routing and delivery
+
+  /** Hands a stored message to the terminal's live connection; true if one was found. */
+  private async route(m: StoredMessage, epoch: string, volatile: boolean): Promise<boolean> {
+    const local = this.sessions.get(m.terminalId);
+    if (local && !local.closed) {
+      this.offer(local, m, volatile);
+      return true;
+    }
+    let owner: Presence | undefined;
+    try {
+      owner = await this.directory.lookup(m.terminalId);
+    } catch (err) {
+      // DESIGN.md section 3: unknown owner -> broadcast fallback.
+      this.log.warn({ err, terminalId: m.terminalId }, 'directory lookup failed; broadcasting');
+      await this.relaySafe(() => this.relay.broadcast({ kind: 'deliver', from: this.gatewayId, message: m, epoch }));
+      return true;
+    }
+    // No live record: the terminal is offline. It drains the store when it connects; the claim
+    // happens before that drain reads, so no message stored before this lookup is missed.
+    if (!owner || owner.gatewayId === this.gatewayId) return false;
+    // Addressed to the owner only: O(1) in the number of gateways (DESIGN.md section 3).
+    await this.relaySafe(() => this.relay.send(owner.gatewayId, { kind: 'deliver', from: this.gatewayId, message: m, epoch }));
+    return true;
+  }
+
+  private onRelayEvent(ev: RelayEvent): void {
+    if (ev.from === this.gatewayId) return;
+    switch (ev.kind) {
+      case 'deliver': {
+        const s = this.sessions.get(ev.message.terminalId);
+        if (s && !s.closed) this.offer(s, ev.message, ev.message.expiresAt <= ev.message.createdAt);
+        break;
+      }
+      case 'reply':
+        if (!this.requests.resolve(ev.correlationId, ev.terminalId, ev.payload)) {
+          this.log.debug({ terminalId: ev.terminalId, correlationId: ev.correlationId }, 'relayed reply for no waiting request');
+        }
+        break;
+      case 'takeover': {
+        const s = this.sessions.get(ev.terminalId);
+        if (!s || s.closed) break;
+        if (s.connectionEpoch === undefined) s.supersededBy = Math.max(s.supersededBy ?? 0, ev.connectionEpoch);
+        else if (s.connectionEpoch < ev.connectionEpoch) {
+          this.log.info({ terminalId: ev.terminalId, by: ev.from }, 'takeover from another gateway: closing the local session');
+          void this.end(s, errorFrame(new PcmError('PCM_ERR_SESSION_TAKEN_OVER', 'the terminal connected again elsewhere')), 'taken over');
+        }
+        break;
+      }
+      case 'resync': {
+        const s = this.sessions.get(ev.terminalId);
+        if (s && !s.closed) {
+          s.caughtUp = false;
+          void this.pump(s);
+        }
+        break;
+      }
+    }
+  }
+
+  /** A new message for a local session: written at once when it is next in line, else via the pump. */
+  private offer(s: Session, m: StoredMessage, volatile: boolean): void {
+    if (s.closed || (s.ready && m.seq <= s.cursor)) return;
+    if (s.ready && !s.pumping && s.caughtUp && !s.paused && m.seq === s.cursor + 1 && s.inflight.length < this.window && this.writable(s)) {
+      if (volatile || m.expiresAt > this.clock.now()) this.write(s, m);
+      return;
+    }
+    if (volatile) s.volatile.set(m.seq, m);
+    s.caughtUp = false;
+    void this.pump(s);
+  }
+
+  /**
+   * The only reader of the store for a session: pages pending messages after the delivery
+   * cursor, merges buffered ttl-0 messages by seq, writes at most `window` unacked.
+   */
+  private async pump(s: Session): Promise<void> {
+    if (!s.ready || s.closed) return;
+    if (s.pumping) {
+      s.again = true;
+      return;
+    }
+    s.pumping = true;
+    try {
+      do {
+        s.again = false;
+        for (;;) {
+          if (s.closed) return;
+          const room = this.window - s.inflight.length;
+          if (room <= 0) break; // the next ack restarts the pump
+          if (!this.writable(s)) {
+            this.stall(s);
+            break;
+          }
+          const batch = await this.store.pending(s.terminalId, { afterSeq: s.cursor, limit: room, now: this.clock.now() });
+          if (s.closed) return;
+          const full = batch.length >= room;
+          const limitSeq = full ? batch[batch.length - 1]!.seq : Number.POSITIVE_INFINITY;
+          const merged = batch.filter((m) => m.seq > s.cursor);
+          for (const [seq, v] of s.volatile) {
+            if (seq <= s.cursor) s.volatile.delete(seq);
+            else if (seq <= limitSeq) merged.push(v);
+          }
+          if (merged.length === 0) {
+            s.caughtUp = !full;
+            break;
+          }
+          merged.sort((a, b) => a.seq - b.seq);
+          const take = merged.slice(0, room);
+          for (const m of take) {
+            if (s.closed) return;
+            if (m.seq <= s.cursor) continue;
+            s.volatile.delete(m.seq);
+            this.write(s, m);
+          }
+          if (!full && take.length === merged.length) {
+            s.caughtUp = true;
+            break;
+          }
+          s.caughtUp = false;
+        }
+      } while (s.again && !s.closed);
+    } catch (err) {
+      this.log.warn({ err, terminalId: s.terminalId }, 'drain read failed; retrying');
+      s.caughtUp = false;
+      this.stall(s);
+    } finally {
+      s.pumping = false;
+    }
+  }
+
+  private write(s: Session, m: StoredMessage): void {
+    const { frame, encoded } = messageFrame(m, s.epoch);
+    s.cursor = m.seq;
+    s.inflight.push(m.seq);
+    if (m.correlationId !== undefined) s.rememberCorrelation(m.correlationId);
+    try {
+      s.conn.send(frame, encoded);
+    } catch (err) {
+      this.log.warn({ err, terminalId: s.terminalId }, 'write failed');
+    }
+    this.metrics.delivered(s.conn.protocol, Math.max(0, this.clock.now() - m.createdAt));
+  }
+
+  private writable(s: Session): boolean {
+    return s.conn.bufferedBytes() <= this.maxBufferedBytes;
+  }
+
+  /** One sweep timer for every stalled session (backpressure or store errors), only while any is stalled. */
+  private stall(s: Session): void {
+    s.paused = true;
+    this.stalled.add(s);
+    if (this.resumeTimer || this.closing) return;
+    this.resumeTimer = setInterval(() => {
+      for (const x of [...this.stalled]) {
+        if (x.closed) {
+          this.stalled.delete(x);
+          continue;
+        }
+        if (!this.writable(x)) continue;
+        this.stalled.delete(x);
+        x.paused = false;
+        void this.pump(x);
+      }
+      if (this.stalled.size === 0 && this.resumeTimer) {
+        clearInterval(this.resumeTimer);
+        this.resumeTimer = undefined;
+      }
+    }, this.resumeIntervalMs);
+    this.resumeTimer.unref?.();
+  }
+
+  /**
+   * Ends a session once: optional last frame (drain/error), close the transport when the
+   * engine initiated it, release presence (fenced by epoch).
+   */
+  private async end(s: Session, last: ServerFrame | undefined, closeReason: string | undefined): Promise<void> {
+    if (s.closed) return;
+    s.closed = true;
+    this.byConn.delete(s.conn);
+    this.sessions.deleteIf(s.terminalId, s);
+    this.stalled.delete(s);
+    this.metrics.sessionClosed(s.conn.protocol);
+    if (s.volatile.size > 0) this.metrics.expired(s.volatile.size);
+    s.volatile.clear();
+    if (last) {
+      try {
+        s.conn.send(last);
+      } catch {
+        /* the transport is already gone */
+      }
+    }
+    if (closeReason !== undefined) s.conn.close(closeReason);
+    if (s.connectionEpoch !== undefined) {
+      await this.directory.release(s.terminalId, this.gatewayId, s.connectionEpoch).catch((err: unknown) => this.log.warn({ err, terminalId: s.terminalId }, 'presence release failed'));
+    }
+  }
+
+  private refreshPresence(): void {
+    const records = [];
+    for (const s of this.sessions.values()) {
+      if (s.connectionEpoch !== undefined && !s.closed) records.push({ terminalId: s.terminalId, gatewayId: this.gatewayId, connectionEpoch: s.connectionEpoch });
+    }
+    if (records.length === 0) return;
+    this.directory.refresh(records, this.presenceTtlMs).catch((err: unknown) => this.log.warn({ err }, 'presence refresh failed'));
+  }
+
+  private async relaySafe(fn: () => Promise<void>): Promise<void> {
+    try {
+      await fn();
+    } catch (err) {
+      // Losing a relay event delays, never loses, a message (invariant 2.7).
+      this.log.warn({ err }, 'relay publish failed');
+    }
+  }
+
+  private rememberTtl0(messageId: string, status: SendStatus): void {
+    if (this.ttl0Status.size >= TTL0_STATUS_MEMORY) {
+      const oldest = this.ttl0Status.keys().next().value;
+      if (oldest !== undefined) this.ttl0Status.delete(oldest);
+    }
+    this.ttl0Status.set(messageId, status);
+  }
+
+  private checkOpen(): void {
+    if (this.closing) throw new PcmError('PCM_ERR_NOT_READY', 'the gateway is shutting down');
+  }
+}
+
+export function errorFrame(err: PcmError): ErrorFrame {
+  return { type: 'error', code: err.code, message: err.message };
+}
+
+/** Store failures are 503 PCM_ERR_STORE_UNAVAILABLE (transient); validation errors keep their code. */
+function storeError(err: unknown, what: string): PcmError {
+  if (isPcmError(err) && err.code !== 'PCM_ERR_INTERNAL') return err;
+  const msg = err instanceof Error ? err.message : String(err);
+  return new PcmError('PCM_ERR_STORE_UNAVAILABLE', `${what}: the message store is unavailable (${msg}); retry`, { cause: err });
+}

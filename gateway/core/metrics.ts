@@ -1,0 +1,30 @@
+import type { Protocol } from '../../protocol/frames.js';
+
+/**
+ * What the engine reports; the http adapter maps it onto prom-client (`pcm_*` names).
+ * Kept as an interface so the core stays free of I/O libraries (DESIGN.md section 7).
+ */
+export interface EngineMetrics {
+  /** A new message was stored (idempotent replays are not counted again). */
+  accepted(): void;
+  /** A message frame was written to a connection; `latencyMs` = now - createdAt (send to deliver). */
+  delivered(protocol: Protocol, latencyMs: number): void;
+  /** Messages covered by an ack that moved the cursor. */
+  acked(count: number): void;
+  /** A `ttlSeconds: 0` message that found no connected terminal, or a volatile one dropped on close. */
+  expired(count: number): void;
+  sessionOpened(protocol: Protocol): void;
+  sessionClosed(protocol: Protocol): void;
+  /** A terminal frame rejected with an error frame (code = PCM_ERR_*). */
+  frameRejected(code: string): void;
+}
+
+export const noopMetrics: EngineMetrics = {
+  accepted() {},
+  delivered() {},
+  acked() {},
+  expired() {},
+  sessionOpened() {},
+  sessionClosed() {},
+  frameRejected() {},
+};
