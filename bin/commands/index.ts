@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { register as discovery } from './discovery.js';
+import { register as terminal } from './terminal.js';
 
 /** Every subcommand module exports `register(program)`; add new ones here. */
 export type RegisterCommand = (program: Command) => void;
 
-export const commands: RegisterCommand[] = [discovery];
+export const commands: RegisterCommand[] = [discovery, terminal];
