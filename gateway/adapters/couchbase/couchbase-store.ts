@@ -265,7 +265,8 @@ export class CouchbaseMessageStore implements MessageStore {
     const owner = randomUUID();
     const expiry = idempotencyTtlSeconds(msg.ttlSeconds);
     const pendingDoc: IdempotencyDoc = { state: 'pending', owner, at: now };
-    const deadline = Date.now() + this.idemWaitMs;
+    const startedAt = Date.now();
+    const deadline = startedAt + this.idemWaitMs;
     for (;;) {
       try {
         await this.conn.op('claim idempotency key', () => this.coll.insert(key, pendingDoc, { expiry }));
@@ -278,7 +279,8 @@ export class CouchbaseMessageStore implements MessageStore {
         const d = existing.content as IdempotencyDoc;
         if (d.state === 'done' && d.result) return { duplicate: { ...d.result, duplicate: true } };
         if (d.owner === owner) return { owner }; // our own insert, acknowledged ambiguously
-        if (now - d.at > this.idemStaleMs) {
+        // `at` is in the callers' time base; add how long this call has been waiting.
+        if (now + (Date.now() - startedAt) - d.at > this.idemStaleMs) {
           try {
             await this.conn.op('take over idempotency key', () => this.coll.replace(key, pendingDoc, { cas: existing.cas, expiry }));
             return { owner };
