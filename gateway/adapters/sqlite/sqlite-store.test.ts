@@ -1,0 +1,116 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { isPcmError } from '../../../common/errors.js';
+import { SqliteMessageStore } from './sqlite-store.js';
+
+const worker = fileURLToPath(new URL('./sqlite-append-worker.ts', import.meta.url));
+
+function startWorker(file: string, terminal: string, label: string, count: number) {
+  const child = spawn(process.execPath, ['--import', 'tsx', worker], {
+    env: { ...process.env, PCM_WORKER_FILE: file, PCM_WORKER_TERMINAL: terminal, PCM_WORKER_LABEL: label, PCM_WORKER_COUNT: String(count) },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const lines = createInterface({ input: child.stdout! });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { child, lines, exited };
+}
+
+describe('SqliteMessageStore beyond the contract', () => {
+  let dir: string;
+  let file: string;
+  beforeEach(() => {
+    dir = mkdtempSync(path.join(tmpdir(), 'pcm-sqlite-extra-'));
+    file = path.join(dir, 'store.db');
+  });
+  afterEach(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('every append that resolved survives kill -9 of the writing process', async () => {
+    const w = startWorker(file, 't1', 'k', 5_000);
+    const stored: string[] = [];
+    for await (const line of w.lines) {
+      stored.push(line.split(' ')[2]!);
+      if (stored.length === 300) {
+        w.child.kill('SIGKILL'); // mid-run, between or during appends
+        break;
+      }
+    }
+    await w.exited;
+    const store = new SqliteMessageStore({ file, sweepIntervalMs: 0 });
+    try {
+      const pend = await store.pending('t1', { limit: 10_000, now: Date.now() });
+      const ids = pend.map((m) => m.messageId);
+      expect(ids.slice(0, stored.length)).toEqual(stored);
+      expect(pend.map((m) => m.seq)).toEqual(pend.map((_, i) => i + 1));
+      expect(ids.length).toBeLessThan(5_000); // it really was killed mid-run
+    } finally {
+      await store.close();
+    }
+  }, 60_000);
+
+  it('two processes appending to one file never share a seq', async () => {
+    const a = startWorker(file, 't2', 'A', 150);
+    const b = startWorker(file, 't2', 'B', 150);
+    const seqs: number[] = [];
+    const collect = async (w: ReturnType<typeof startWorker>) => {
+      for await (const line of w.lines) seqs.push(Number(line.split(' ')[1]));
+      expect(await w.exited).toBe(0);
+    };
+    await Promise.all([collect(a), collect(b)]);
+    expect(seqs.sort((x, y) => x - y)).toEqual(Array.from({ length: 300 }, (_, i) => i + 1));
+  }, 60_000);
+
+  it('a locked database gives PCM_ERR_STORE_UNAVAILABLE, changes nothing, and recovers', async () => {
+    const store = new SqliteMessageStore({ file, busyTimeoutMs: 50, sweepIntervalMs: 0 });
+    try {
+      await store.append({ terminalId: 't3', payload: '{}', ttlSeconds: 60, messageId: 'a' }, Date.now());
+      const other = new Database(file);
+      other.exec('BEGIN EXCLUSIVE');
+      const err = await store.append({ terminalId: 't3', payload: '{}', ttlSeconds: 60, messageId: 'b' }, Date.now()).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(isPcmError(err, 'PCM_ERR_STORE_UNAVAILABLE')).toBe(true);
+      other.exec('ROLLBACK');
+      other.close();
+      expect(await store.state('t3')).toMatchObject({ lastSeq: 1 });
+      const r = await store.append({ terminalId: 't3', payload: '{}', ttlSeconds: 60, messageId: 'c' }, Date.now());
+      expect(r.message.seq).toBe(2);
+      expect((await store.pending('t3', { limit: 10, now: Date.now() })).map((m) => m.messageId)).toEqual(['a', 'c']);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('a closed store answers PCM_ERR_STORE_UNAVAILABLE', async () => {
+    const store = new SqliteMessageStore({ file, sweepIntervalMs: 0 });
+    await store.close();
+    await expect(store.append({ terminalId: 't', payload: '{}', ttlSeconds: 1, messageId: 'x' }, Date.now())).rejects.toSatisfy((e: unknown) =>
+      isPcmError(e, 'PCM_ERR_STORE_UNAVAILABLE'),
+    );
+    await expect(store.ping()).rejects.toSatisfy((e: unknown) => isPcmError(e, 'PCM_ERR_STORE_UNAVAILABLE'));
+  });
+
+  it('sweep deletes expired rows but keeps live ones', async () => {
+    const store = new SqliteMessageStore({ file, sweepIntervalMs: 0 });
+    try {
+      const now = Date.now();
+      await store.append({ terminalId: 't4', payload: '{}', ttlSeconds: 1, messageId: 'short', idempotencyKey: 'i' }, now);
+      await store.append({ terminalId: 't4', payload: '{}', ttlSeconds: 600, messageId: 'long' }, now);
+      store.sweep(now + 5_000);
+      const db = new Database(file, { readonly: true });
+      const rows = db.prepare('SELECT message_id FROM messages WHERE terminal_id = ?').all('t4') as Array<{ message_id: string }>;
+      db.close();
+      expect(rows.map((r) => r.message_id)).toEqual(['long']);
+    } finally {
+      await store.close();
+    }
+  });
+});
