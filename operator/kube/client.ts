@@ -51,8 +51,8 @@ export function collectionPath(apiVersion: string, kind: string, namespace?: str
   const plural = PLURALS[kind];
   if (!plural) throw new Error(`kube client: unknown kind ${kind}`);
   const base = apiVersion.includes('/') ? `/apis/${apiVersion}` : `/api/${apiVersion}`;
-  if (CLUSTER_SCOPED.has(kind)) return `${base}/${plural}`;
-  if (!namespace) throw new Error(`kube client: ${kind} needs a namespace`);
+  // No namespace for a namespaced kind = across all namespaces (lists and watches only).
+  if (CLUSTER_SCOPED.has(kind) || !namespace) return `${base}/${plural}`;
   return `${base}/namespaces/${encodeURIComponent(namespace)}/${plural}`;
 }
 
