@@ -100,7 +100,11 @@ interface Session {
   welcomeEpoch?: string;
   end?: SessionEnd;
   pollTimer?: NodeJS.Timeout;
+  welcomeFallback?: NodeJS.Timeout;
 }
+
+/** How long an MQTT session waits for `welcome` before it counts as connected without one. */
+const MQTT_WELCOME_WAIT_MS = 1000;
 
 export type ClientState = 'idle' | 'connecting' | 'connected' | 'waiting' | 'stopped';
 
@@ -272,6 +276,7 @@ export class PcmClient extends EventEmitter<PcmClientEvents> {
           session.closed = true;
           session.accepting = false;
           clearTimeout(session.pollTimer);
+          clearTimeout(session.welcomeFallback);
           if (this._state === 'connected') this._state = 'connecting';
           this.emit('disconnected', { reason: session.end?.reason ?? info.reason, code: info.code });
           this.log.info({ reason: info.reason, code: info.code }, 'disconnected');
@@ -285,13 +290,16 @@ export class PcmClient extends EventEmitter<PcmClientEvents> {
       session.end = { kind: 'stop', reason: 'client stopped' };
       await transport.close('client stopped');
     } else if (transport.protocol === 'mqtt') {
-      // MQTT is usable once subscribed; a welcome on the control topic, if any, adds the session id.
-      this.markConnected(session);
+      // The gateway publishes `welcome` on the control topic right after the subscription;
+      // a broker that sends none still gives a usable session once subscribed.
+      session.welcomeFallback = setTimeout(() => this.markConnected(session), MQTT_WELCOME_WAIT_MS);
+      session.welcomeFallback.unref();
     }
     return ended;
   }
 
   private markConnected(session: Session, welcome?: WelcomeFrame): void {
+    clearTimeout(session.welcomeFallback);
     if (session.closed || session.connected) return;
     session.connected = true;
     this._state = 'connected';

@@ -59,7 +59,7 @@ describe.each<Protocol>(['websocket', 'mqtt'])('PcmClient against the real gatew
     c.on('error', () => {});
     return c;
   }
-  const connected = (c: PcmClient) => new Promise<{ gatewayId?: string; sessionId?: string }>((r) => c.once('connected', r));
+  const connected = (c: PcmClient) => new Promise<{ gatewayId?: string; sessionId?: string; protocol: string }>((r) => c.once('connected', r));
   type Presence = { online: boolean; pending: number; lastAckedSeq: number; protocol?: string };
   const presence = async (id: string) => (await t.get(`/v1/terminals/${id}`)).body as Presence;
   /** Polls GET /v1/terminals/{id} until `ok` holds (acks travel asynchronously), at most 5 s; returns the last answer. */
@@ -79,7 +79,9 @@ describe.each<Protocol>(['websocket', 'mqtt'])('PcmClient against the real gatew
     const c = await client(id, { handler: (m) => (m.correlationId ? { approved: true, amount: (m.payload as { amount: number }).amount } : void got.push(m)) });
     const up = connected(c);
     await c.start();
-    expect(await up).toMatchObject({ gatewayId: 'gw-e2e' });
+    const info = await up;
+    expect(info).toMatchObject({ gatewayId: 'gw-e2e', protocol });
+    expect(info.sessionId).toEqual(expect.any(String)); // from the gateway's welcome, on MQTT too
     const sent = await t.send(id, { payload: { hello: 'terminal' } });
     expect(sent.status).toBe(202);
     await waitUntil(() => got.length === 1, 5000, 'message handled');
