@@ -78,12 +78,38 @@ describe('SqliteMessageStore beyond the contract', () => {
         (e: unknown) => e,
       );
       expect(isPcmError(err, 'PCM_ERR_STORE_UNAVAILABLE')).toBe(true);
+      // a group commit of concurrent appends fails as a whole: every sender gets 503
+      const batch = await Promise.allSettled(
+        Array.from({ length: 10 }, (_, i) => store.append({ terminalId: 't3', payload: '{}', ttlSeconds: 60, messageId: `g${i}` }, Date.now())),
+      );
+      expect(batch.every((r) => r.status === 'rejected' && isPcmError(r.reason, 'PCM_ERR_STORE_UNAVAILABLE'))).toBe(true);
       other.exec('ROLLBACK');
       other.close();
       expect(await store.state('t3')).toMatchObject({ lastSeq: 1 });
       const r = await store.append({ terminalId: 't3', payload: '{}', ttlSeconds: 60, messageId: 'c' }, Date.now());
       expect(r.message.seq).toBe(2);
       expect((await store.pending('t3', { limit: 10, now: Date.now() })).map((m) => m.messageId)).toEqual(['a', 'c']);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('group commit: concurrent appends share a transaction, keep call order, each resolves after commit', async () => {
+    const store = new SqliteMessageStore({ file, sweepIntervalMs: 0, maxBatch: 7 });
+    try {
+      const rs = await Promise.all(
+        Array.from({ length: 30 }, (_, i) =>
+          store.append({ terminalId: 't5', payload: `{"i":${i}}`, ttlSeconds: 60, messageId: `m${i}`, idempotencyKey: `k${i % 25}` }, Date.now()),
+        ),
+      );
+      // call order = seq order; the 5 repeated keys inside the same batch window are duplicates
+      expect(rs.slice(0, 25).map((r) => r.message.seq)).toEqual(Array.from({ length: 25 }, (_, i) => i + 1));
+      expect(rs.slice(25).every((r, i) => r.duplicate && r.message.seq === i + 1)).toBe(true);
+      // committed: visible to another connection as soon as the promises resolved
+      const db = new Database(file, { readonly: true });
+      const n = (db.prepare('SELECT count(*) AS n FROM messages WHERE terminal_id = ?').get('t5') as { n: number }).n;
+      db.close();
+      expect(n).toBe(25);
     } finally {
       await store.close();
     }
