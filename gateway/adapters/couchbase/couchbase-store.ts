@@ -84,7 +84,7 @@ export class CouchbaseMessageStore implements MessageStore {
     readonly conn: CouchbaseConnection,
     private readonly opts: CouchbaseMessageStoreOptions & { ownsConnection?: boolean } = {},
   ) {
-    this.batchSize = opts.batchSize ?? 64;
+    this.batchSize = opts.batchSize ?? 256;
     this.idemStaleMs = opts.idempotencyStaleMs ?? 30_000;
     this.idemWaitMs = opts.idempotencyWaitMs ?? 3_000;
   }
