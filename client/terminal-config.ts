@@ -4,18 +4,19 @@ import { CLIENT_PROFILES } from '../protocol/frames.js';
 
 /**
  * Settings of the simulated terminal (`pcm terminal`), one TypeBox schema like every
- * process (DESIGN.md section 7). Token: --token, else minted from --secret /
- * PCM_TERMINAL_JWT_SECRET(_FILE).
+ * process (DESIGN.md section 7). Token: --token / PCM_TERMINAL_TOKEN, else minted from
+ * --secret / PCM_TERMINAL_JWT_SECRET(_FILE). Names carry a TERMINAL/GATEWAY prefix so a
+ * shell set up for `pcm dev` (PCM_LOG_LEVEL …) does not change the terminal.
  */
 export const TerminalConfigSchema = Type.Object({
-  token: Type.String({ default: '', description: 'Terminal JWT to present.' }),
+  terminalToken: Type.String({ default: '', description: 'Terminal JWT to present.' }),
   terminalJwtSecret: Type.String({ default: '', description: 'Mint a token with this HS256 secret when no token is given (dev only).' }),
   discoveryUrl: Type.String({ default: 'http://127.0.0.1:8081', pattern: '^https?://', description: 'Discovery base URL.' }),
-  url: Type.String({ default: '', pattern: '^((wss?|mqtts?)://.*)?$', description: 'Direct gateway URL (ws://…/v1/connect or mqtt://…), skipping discovery.' }),
-  protocol: Type.Union([Type.Literal('websocket'), Type.Literal('mqtt')], { default: 'websocket', description: 'Transport.' }),
-  profile: Type.Union(CLIENT_PROFILES.map((p) => Type.Literal(p)), { default: 'normal', description: 'Heartbeat and reconnect profile.' }),
+  gatewayUrl: Type.String({ default: '', pattern: '^((wss?|mqtts?)://.*)?$', description: 'Direct gateway URL (ws://…/v1/connect or mqtt://…), skipping discovery.' }),
+  terminalProtocol: Type.Union([Type.Literal('websocket'), Type.Literal('mqtt')], { default: 'websocket', description: 'Transport.' }),
+  terminalProfile: Type.Union(CLIENT_PROFILES.map((p) => Type.Literal(p)), { default: 'normal', description: 'Heartbeat and reconnect profile.' }),
   terminalDataDir: Type.String({ default: './data/terminals', description: 'Where the duplicate filter state is kept (one file per terminal).' }),
-  logLevel: Type.String({ default: 'warn', description: 'pino log level for the client.' }),
+  terminalLogLevel: Type.String({ default: 'warn', description: 'pino log level for the client.' }),
 });
 export type TerminalConfig = Static<typeof TerminalConfigSchema>;
 

@@ -17,33 +17,33 @@ export function register(program: Command): void {
     .command('terminal')
     .description('Run a simulated terminal: discover its gateway, connect, print and ack every message, answer requests.')
     .argument('<terminalId>', 'terminal id (the token subject)')
-    .option('--token <jwt>', 'terminal JWT (else minted from --secret)')
+    .option('--token <jwt>', 'terminal JWT (PCM_TERMINAL_TOKEN; else minted from --secret)')
     .option('--secret <secret>', 'HS256 secret to mint a token with (PCM_TERMINAL_JWT_SECRET / _FILE)')
-    .option('--discovery-url <url>', 'discovery base URL (default http://127.0.0.1:8081)')
-    .option('--url <url>', 'connect directly to this gateway URL, skipping discovery (ws://host:8080/v1/connect or mqtt://host:1883)')
-    .option('--protocol <protocol>', 'websocket or mqtt (default websocket)')
-    .option('--profile <profile>', 'aggressive, normal or passive (default normal)')
-    .option('--data-dir <dir>', 'duplicate-filter state directory (default ./data/terminals)')
+    .option('--discovery-url <url>', 'discovery base URL (PCM_DISCOVERY_URL, default http://127.0.0.1:8081)')
+    .option('--url <url>', 'connect directly to this gateway URL, skipping discovery: ws://host:8080/v1/connect or mqtt://host:1883 (PCM_GATEWAY_URL)')
+    .option('--protocol <protocol>', 'websocket or mqtt (PCM_TERMINAL_PROTOCOL, default websocket)')
+    .option('--profile <profile>', 'aggressive, normal or passive (PCM_TERMINAL_PROFILE, default normal)')
+    .option('--data-dir <dir>', 'duplicate-filter state directory (PCM_TERMINAL_DATA_DIR, default ./data/terminals)')
     .option('--reply <json>', 'payload to answer requests with (default {"ok":true,"seq":<seq>})')
     .option('--handle-ms <ms>', 'simulated processing time per message before the ack', '0')
     .option('--count <n>', 'exit after handling this many messages')
     .option('--json', 'print one JSON object per event')
-    .option('--log-level <level>', 'client log level (default warn)')
+    .option('--log-level <level>', 'client log level (PCM_TERMINAL_LOG_LEVEL, default warn)')
     .action(async (terminalIdArg: string, opts: Record<string, string | boolean | undefined>) => {
       const terminalId = assertTerminalId(terminalIdArg);
       const config = loadTerminalConfig({
         flags: {
-          token: opts.token,
+          terminalToken: opts.token,
           terminalJwtSecret: opts.secret,
           discoveryUrl: opts.discoveryUrl,
-          url: opts.url,
-          protocol: opts.protocol,
-          profile: opts.profile,
+          gatewayUrl: opts.url,
+          terminalProtocol: opts.protocol,
+          terminalProfile: opts.profile,
           terminalDataDir: opts.dataDir,
-          logLevel: opts.logLevel,
+          terminalLogLevel: opts.logLevel,
         },
       });
-      let token = config.token;
+      let token = config.terminalToken;
       if (!token) {
         if (!config.terminalJwtSecret) {
           throw new PcmError('PCM_ERR_CONFIG', 'invalid configuration: give --token, or --secret / PCM_TERMINAL_JWT_SECRET to mint one (`pcm dev` prints a ready token)');
@@ -69,11 +69,11 @@ export function register(program: Command): void {
       const client = new PcmClient({
         terminalId,
         token,
-        protocol: config.protocol,
-        profile: config.profile,
-        ...(config.url ? { url: config.url } : { discoveryUrl: config.discoveryUrl }),
+        protocol: config.terminalProtocol,
+        profile: config.terminalProfile,
+        ...(config.gatewayUrl ? { url: config.gatewayUrl } : { discoveryUrl: config.discoveryUrl }),
         duplicateStore: new FileDuplicateStore(config.terminalDataDir),
-        logger: createLogger('terminal', config.logLevel),
+        logger: createLogger('terminal', config.terminalLogLevel),
         handler: async (m) => {
           if (handleMs > 0) await new Promise((r) => setTimeout(r, handleMs));
           out('message', { ...m }, `message seq=${m.seq} id=${m.messageId}${m.correlationId ? ` request=${m.correlationId}` : ''} payload=${JSON.stringify(m.payload)}`);
@@ -103,6 +103,6 @@ export function register(program: Command): void {
       process.once('SIGINT', () => void stop(0));
       process.once('SIGTERM', () => void stop(0));
       await client.start();
-      out('started', { terminalId, protocol: config.protocol }, `terminal ${terminalId} starting (${config.protocol}, ${config.profile})`);
+      out('started', { terminalId, protocol: config.terminalProtocol }, `terminal ${terminalId} starting (${config.terminalProtocol}, ${config.terminalProfile})`);
     });
 }
