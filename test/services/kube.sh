@@ -188,9 +188,12 @@ kube_up() {
   echo "https://127.0.0.1:$ap" > "$_kube_dir/server"
   # The flags a kubeadm control plane would set, minus kubelet ones: RBAC so charts' Roles are
   # enforced, a service-account issuer + key pair so tokens can be minted (kcm, TokenRequest).
+  # --endpoint-reconciler-type none: 1.37 refuses a loopback advertise address for the
+  # `kubernetes` Service endpoints, and nothing in this test bed dials that Service.
   _kube_start kube-apiserver \
     --etcd-servers "http://127.0.0.1:$ec" --etcd-prefix /registry \
     --bind-address 127.0.0.1 --secure-port "$ap" --advertise-address 127.0.0.1 \
+    --endpoint-reconciler-type none \
     --tls-cert-file "$_kube_dir/pki/apiserver.crt" --tls-private-key-file "$_kube_dir/pki/apiserver.key" \
     --client-ca-file "$_kube_dir/pki/ca.crt" --token-auth-file "$_kube_dir/pki/tokens.csv" \
     --authorization-mode RBAC --allow-privileged=true \
