@@ -62,6 +62,8 @@ export const isCasMismatch = (err: unknown): boolean => err instanceof CasMismat
  */
 export class CouchbaseConnection {
   private closed = false;
+  /** Owners sharing this connection (store + directory); the last close() closes it. */
+  private refs = 1;
   private constructor(
     private readonly cluster: Cluster,
     readonly bucket: Bucket,
@@ -125,8 +127,16 @@ export class CouchbaseConnection {
     return this.closed;
   }
 
+  /** One more owner: each acquire() needs its own close(). */
+  acquire(): this {
+    if (this.closed) throw new PcmError('PCM_ERR_STORE_UNAVAILABLE', 'Couchbase connection is closed');
+    this.refs++;
+    return this;
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
+    if (--this.refs > 0) return;
     this.closed = true;
     await this.cluster.close();
   }

@@ -25,6 +25,7 @@ interface PresenceDoc {
  */
 export class CouchbaseSessionDirectory implements SessionDirectory {
   readonly kind = 'couchbase';
+  private closed = false;
 
   constructor(
     readonly conn: CouchbaseConnection,
@@ -111,6 +112,8 @@ export class CouchbaseSessionDirectory implements SessionDirectory {
   }
 
   async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
     if (this.ownsConnection) await this.conn.close();
   }
 

@@ -79,6 +79,7 @@ export class CouchbaseMessageStore implements MessageStore {
   private readonly batchSize: number;
   private readonly idemStaleMs: number;
   private readonly idemWaitMs: number;
+  private closed = false;
 
   constructor(
     readonly conn: CouchbaseConnection,
@@ -220,6 +221,8 @@ export class CouchbaseMessageStore implements MessageStore {
   }
 
   async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
     if (this.opts.ownsConnection) await this.conn.close();
   }
 

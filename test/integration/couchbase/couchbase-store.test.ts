@@ -116,3 +116,20 @@ describe.skipIf(!bed)('Couchbase MessageStore beyond the contract (CouchbaseMock
     expect(await store.state(t)).toMatchObject({ lastSeq: total, lastAckedSeq: total });
   }, 240_000);
 });
+
+describe.skipIf(!bed)('connectCouchbaseStorage', () => {
+  it('shares one connection; it stays open until both the store and the directory closed', async () => {
+    const { connectCouchbaseStorage } = await import('../../../gateway/adapters/couchbase/couchbase-storage.js');
+    const { store, directory } = await connectCouchbaseStorage(bed!.config);
+    expect(store.conn).toBe(directory.conn);
+    const t = tid('shared');
+    await store.close();
+    await store.close(); // idempotent: must not release the directory's share
+    expect(store.conn.isClosed).toBe(false);
+    const c = await directory.claim({ terminalId: t, gatewayId: 'g1', sessionId: 's', protocol: 'mqtt', connectedAt: Date.now() }, 10_000);
+    expect((await directory.lookup(t))?.connectionEpoch).toBe(c.presence.connectionEpoch);
+    await directory.close();
+    expect(directory.conn.isClosed).toBe(true);
+    await expect(directory.lookup(t)).rejects.toSatisfy((e: unknown) => (e as { code?: string }).code === 'PCM_ERR_STORE_UNAVAILABLE');
+  });
+});
