@@ -73,7 +73,9 @@ export interface MessageStore {
    * Throws PcmError PCM_ERR_STORE_UNAVAILABLE (transient) if it cannot; nothing half-written
    * may become visible to pending() in that case.
    * Idempotency: a second append with the same (terminalId, idempotencyKey) while the first
-   * record lives returns the first result with duplicate=true and stores nothing.
+   * record lives returns the first result with duplicate=true and stores nothing. The record
+   * lives max(ttlSeconds, 24 h) (IDEMPOTENCY_MIN_SECONDS in gateway/adapters/store-shared.ts).
+   * ttlSeconds 0: the message takes a seq and is returned here, but is never stored as pending.
    * Collapse: if an older message with the same collapseKey is still pending (seq > cursor),
    * it is removed; the new message takes a new seq.
    */
@@ -85,6 +87,8 @@ export interface MessageStore {
    * seq > lastSeq throws PcmError PCM_ERR_INVALID_ACK and changes nothing.
    */
   ack(terminalId: string, seq: number): Promise<AckResult>;
+  /** Creates the terminal's counter (and so its epoch) if it has none yet, so the epoch a
+   * welcome frame carries is the one later messages get. */
   state(terminalId: string): Promise<QueueState>;
   /** Number of pending (unacked, unexpired) messages. */
   countPending(terminalId: string, now: number): Promise<number>;
