@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { PcmError } from '../../common/errors.js';
-import { createLogger } from '../../common/logger.js';
+import { pino } from 'pino';
 import { mintTerminalToken } from '../../protocol/token.js';
 import { assertTerminalId } from '../../protocol/terminal-id.js';
 import { PcmClient } from '../../client/client.js';
@@ -73,7 +73,8 @@ export function register(program: Command): void {
         profile: config.terminalProfile,
         ...(config.gatewayUrl ? { url: config.gatewayUrl } : { discoveryUrl: config.discoveryUrl }),
         duplicateStore: new FileDuplicateStore(config.terminalDataDir),
-        logger: createLogger('terminal', config.terminalLogLevel),
+        // Logs to stderr: stdout carries the terminal's own output (one line or JSON object per event).
+        logger: pino({ name: 'pcm', level: config.terminalLogLevel, base: { service: 'terminal' } }, pino.destination(2)),
         handler: async (m) => {
           if (handleMs > 0) await new Promise((r) => setTimeout(r, handleMs));
           out('message', { ...m }, `message seq=${m.seq} id=${m.messageId}${m.correlationId ? ` request=${m.correlationId}` : ''} payload=${JSON.stringify(m.payload)}`);
