@@ -158,12 +158,12 @@ export class MqttEdge {
     return (server.address() as AddressInfo).port;
   }
 
+  /** Stops accepting, then closes the broker (which closes every client), then the listener. */
   async close(): Promise<void> {
     const server = this.server;
     this.server = undefined;
-    if (server) {
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    }
+    const closed = server ? new Promise<void>((resolve) => server.close(() => resolve())) : Promise.resolve();
     await new Promise<void>((resolve) => this.broker.close(() => resolve()));
+    await closed;
   }
 }
