@@ -1,4 +1,5 @@
 import { Type } from 'typebox';
+import { PcmError } from '../../../common/errors.js';
 
 /**
  * Couchbase settings for the gateway's config schema (DESIGN.md section 7: one schema per
@@ -7,11 +8,11 @@ import { Type } from 'typebox';
  * a mounted secret), and `couchbaseConfigFrom(config)` turns it into the adapter's options.
  */
 export const couchbaseConfigProperties = {
-  couchbaseConnectionString: Type.String({ default: 'couchbase://127.0.0.1', description: 'Couchbase connection string' }),
+  couchbaseConnectionString: Type.String({ default: '', description: 'Couchbase connection string, e.g. couchbase://10.0.0.5 (required with PCM_STORE=couchbase)' }),
   couchbaseBucket: Type.String({ default: 'pcm', minLength: 1, description: 'Couchbase bucket holding the message store' }),
   couchbaseScope: Type.String({ default: '_default', minLength: 1, description: 'Scope inside the bucket' }),
   couchbaseCollection: Type.String({ default: '_default', minLength: 1, description: 'Collection inside the scope' }),
-  couchbaseUsername: Type.String({ default: 'pcm', description: 'Couchbase RBAC user' }),
+  couchbaseUsername: Type.String({ default: '', description: 'Couchbase RBAC user' }),
   couchbasePassword: Type.String({ default: '', description: 'Couchbase password (or PCM_COUCHBASE_PASSWORD_FILE)' }),
   couchbaseKvTimeoutMs: Type.Integer({ default: 2500, minimum: 100, description: 'Per key-value operation timeout (ms)' }),
   couchbaseConnectTimeoutMs: Type.Integer({ default: 10_000, minimum: 500, description: 'waitUntilReady budget per connect attempt (ms)' }),
@@ -36,26 +37,35 @@ export interface CouchbaseStoreConfig {
   opAttempts?: number;
 }
 
-type FlatCouchbaseConfig = {
+/** The gateway config's Couchbase fields; the ones beyond the first four are optional. */
+export interface FlatCouchbaseConfig {
   couchbaseConnectionString: string;
   couchbaseBucket: string;
-  couchbaseScope: string;
-  couchbaseCollection: string;
   couchbaseUsername: string;
   couchbasePassword: string;
-  couchbaseKvTimeoutMs: number;
-  couchbaseConnectTimeoutMs: number;
-};
+  couchbaseScope?: string;
+  couchbaseCollection?: string;
+  couchbaseKvTimeoutMs?: number;
+  couchbaseConnectTimeoutMs?: number;
+}
 
 export function couchbaseConfigFrom(c: FlatCouchbaseConfig): CouchbaseStoreConfig {
-  return {
+  if (!c.couchbaseConnectionString) {
+    throw new PcmError(
+      'PCM_ERR_CONFIG',
+      'invalid configuration: couchbaseConnectionString (PCM_COUCHBASE_CONNECTION_STRING / --couchbase-connection-string) is required with store=couchbase',
+      { details: { field: 'couchbaseConnectionString', env: 'PCM_COUCHBASE_CONNECTION_STRING' } },
+    );
+  }
+  const out: CouchbaseStoreConfig = {
     connectionString: c.couchbaseConnectionString,
     bucket: c.couchbaseBucket,
-    scope: c.couchbaseScope,
-    collection: c.couchbaseCollection,
     username: c.couchbaseUsername,
     password: c.couchbasePassword,
-    kvTimeoutMs: c.couchbaseKvTimeoutMs,
-    connectTimeoutMs: c.couchbaseConnectTimeoutMs,
   };
+  if (c.couchbaseScope !== undefined) out.scope = c.couchbaseScope;
+  if (c.couchbaseCollection !== undefined) out.collection = c.couchbaseCollection;
+  if (c.couchbaseKvTimeoutMs !== undefined) out.kvTimeoutMs = c.couchbaseKvTimeoutMs;
+  if (c.couchbaseConnectTimeoutMs !== undefined) out.connectTimeoutMs = c.couchbaseConnectTimeoutMs;
+  return out;
 }
