@@ -11,6 +11,8 @@ import { parse as parseYaml } from 'yaml';
 import { needService, repoRoot } from '../../services/env.js';
 import { Helm, byKind, chartDir, kubeVersion, one, valuesAllFile } from './helm.js';
 import type { KubeObject } from './kube.js';
+import { envName } from '../../../common/config.js';
+import { OperatorConfigSchema } from '../../../operator/config.js';
 
 const helmEnv = needService('helm', ['PCM_TEST_HELM']);
 
@@ -113,6 +115,16 @@ describe.skipIf(!helmEnv)('charts/pcm with helm', () => {
     expect(c.resources).toMatchObject({ requests: { cpu: '50m', memory: '128Mi' }, limits: { memory: '384Mi' } });
     expect(c.volumeMounts).toEqual([{ name: 'tmp', mountPath: '/tmp' }]);
     expect(ps.serviceAccountName).toBe(one(helm.template(), 'ServiceAccount').metadata.name);
+  });
+
+  it('every PCM_* variable the chart sets is one the operator reads (operator/config.ts), the health port aside', () => {
+    const known = Object.keys(OperatorConfigSchema.properties).map((k) => envName(k));
+    const set = (container(one(helm.template(), 'Deployment')).env as { name: string }[]).map((e) => e.name).filter((n) => n.startsWith('PCM_'));
+    expect(set).toEqual(expect.arrayContaining(['PCM_NAMESPACE', 'PCM_LEASE_NAME', 'PCM_LEASE_NAMESPACE', 'PCM_IDENTITY', 'PCM_LOG_LEVEL']));
+    // The probes' port is the chart's proposal to the operator (`healthPort`, /healthz and
+    // /readyz); until operator/config.ts has it, nothing listens there in a real cluster.
+    const unknown = set.filter((n) => !known.includes(n));
+    expect(unknown).toEqual(known.includes('PCM_HEALTH_PORT') ? [] : ['PCM_HEALTH_PORT']);
   });
 
   it('values-all.yaml: namespace-scoped Role in the watched namespace, digest-pinned image, sample PCMCluster with the spec given', () => {
