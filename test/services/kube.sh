@@ -41,8 +41,17 @@ _kube_pid() {
   pid=$(<"$f")
   [[ -n $pid && -r /proc/$pid/cmdline ]] || return 1
   cmd=$(tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null) || return 1
-  [[ $cmd == "$_kube_bin/$1 "* ]] || return 1
+  # `setsid <bin>` for the instant before setsid execs the component.
+  [[ $cmd == "$_kube_bin/$1 "* || $cmd == "setsid $_kube_bin/$1 "* ]] || return 1
   echo "$pid"
+}
+
+# Alive and not a zombie. Not _kube_pid: right after the fork the child's cmdline is still this
+# shell's, so a cmdline check would call a starting component dead.
+_kube_alive() {
+  local pid
+  pid=$(cat "$_kube_dir/pids/$1.pid" 2> /dev/null) || return 1
+  kill -0 "$pid" 2> /dev/null && [[ $(ps -o stat= -p "$pid" 2> /dev/null) != Z* ]]
 }
 
 # setsid: the components outlive the shell that ran `up` and ignore its Ctrl-C; no fork happens
@@ -60,7 +69,7 @@ _kube_wait() {
   local name=$1 secs=$2; shift 2
   local deadline=$(( $(date +%s) + secs ))
   while (( $(date +%s) < deadline )); do
-    if ! _kube_pid "$name" > /dev/null; then _kube_fail "$name" "process exited"; return 1; fi
+    if ! _kube_alive "$name"; then _kube_fail "$name" "process exited"; return 1; fi
     if "$@" > /dev/null 2>&1; then return 0; fi
     sleep 0.5
   done
