@@ -37,8 +37,12 @@ function convert(node: JsonObject): JsonObject {
     out[k] = v;
   }
   if (out['x-kubernetes-int-or-string'] === true) {
-    // Exactly `anyOf: [{type: integer}, {type: string}]` is allowed; patterns must sit on the branch.
-    out.anyOf = (out.anyOf as JsonObject[]).map((b) => convert(b));
+    // Only exactly `anyOf: [{type: integer}, {type: string}]` is structural; a branch's other
+    // keywords (the quantity pattern) move up to the node, where they still apply to strings only.
+    for (const b of out.anyOf as JsonObject[]) {
+      for (const [k, v] of Object.entries(b)) if (k !== 'type') out[k] = v;
+    }
+    out.anyOf = [{ type: 'integer' }, { type: 'string' }];
     return out;
   }
   if (Array.isArray(out.anyOf) && (out.anyOf as JsonObject[]).every((b) => 'const' in b)) {
