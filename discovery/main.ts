@@ -5,7 +5,7 @@ import type { DiscoveryConfig } from './config.js';
 import { buildDiscoveryApp } from './http/app.js';
 import { FileGatewaySource } from './sources/file.js';
 import { StaticGatewaySource } from './sources/static.js';
-import type { GatewaySource, KubeGatewaySourceFactory } from './sources/source.js';
+import type { GatewaySource } from './sources/source.js';
 
 /**
  * Wiring only (DESIGN.md section 7, "main.ts wires"): config -> gateway source -> app -> listen.
@@ -16,12 +16,7 @@ export async function createGatewaySource(config: Readonly<DiscoveryConfig>, log
   }
   if (config.gatewaysConfigMap) {
     // Loaded lazily: @kubernetes/client-node is only needed in a cluster.
-    // A variable specifier: kube.ts is written separately and may be absent in a trimmed build.
-    const kubeModule = './sources/kube.js';
-    const mod = (await import(kubeModule)) as { createKubeGatewaySource?: KubeGatewaySourceFactory };
-    if (typeof mod.createKubeGatewaySource !== 'function') {
-      throw new PcmError('PCM_ERR_CONFIG', 'invalid configuration: gatewaysConfigMap (PCM_GATEWAYS_CONFIG_MAP) is set but discovery/sources/kube.ts exports no createKubeGatewaySource');
-    }
+    const mod = await import('./sources/kube.js');
     return mod.createKubeGatewaySource({ namespace: config.kubeNamespace, configMapName: config.gatewaysConfigMap, key: 'gateways.json', logger });
   }
   if (config.gateways) return StaticGatewaySource.fromList(config.gateways);
