@@ -115,7 +115,7 @@ export class KafkaRelayBus implements RelayBus {
     this.gatewayId = gatewayId;
     this.handler = handler;
     this.ownTopic = this.topics.gateway(gatewayId);
-    this.log = this.log.child({ gatewayId });
+    if (this.log.bindings().gatewayId !== gatewayId) this.log = this.log.child({ gatewayId });
     const deadline = Date.now() + this.opts.startTimeoutMs;
     this.kafka = new Kafka({
       clientId: this.opts.clientId ?? `pcm-${gatewayId}`,

@@ -1,0 +1,239 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { randomBytes, randomUUID } from 'node:crypto';
+import WebSocket from 'ws';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PcmClient, type ReceivedMessage } from '../../../client/client.js';
+import { MemoryDuplicateStore } from '../../../client/duplicate-store.js';
+import { silentLogger } from '../../../common/logger.js';
+import type { Protocol } from '../../../protocol/frames.js';
+import { mintTerminalToken } from '../../../protocol/token.js';
+import { needService } from '../../services/env.js';
+import { deleteTopics } from '../kafka/kafka-fixture.js';
+import { PrivateKafka } from '../kafka/private-kafka.js';
+import { api, GatewayProc, TestDiscovery, type FleetSettings } from './gateway-procs.js';
+
+/**
+ * Issue 5 acceptance: three gateway processes, real Kafka (a private broker from the test
+ * bed's jars, so the outage case can stop it), a shared store (SQLite file, and Couchbase
+ * when CouchbaseMock runs). Routing per DESIGN.md section 3: stored, then addressed to the
+ * owning gateway only; bystanders consume nothing.
+ */
+const kafka = needService('kafka', ['PCM_TEST_KAFKA_BROKERS']);
+const couchbase = needService('couchbase', ['PCM_TEST_COUCHBASE_CONNSTR']);
+
+const FAST = { heartbeatMs: 2_000, backoff: { baseMs: 100, capMs: 1_000 }, connectTimeoutMs: 5_000 };
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function until(fn: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!fn()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(25);
+  }
+}
+
+/** A terminal application: records every message its handler saw (duplicates included). */
+class App {
+  handled: ReceivedMessage[] = [];
+  gateways: string[] = [];
+  client!: PcmClient;
+  terminalId = '';
+  static async start(fleet: FleetSettings, terminalId: string, where: { url?: string; discoveryUrl?: string }, protocol: Protocol = 'websocket'): Promise<App> {
+    const app = new App();
+    app.terminalId = terminalId;
+    app.client = new PcmClient({
+      terminalId,
+      token: () => mintTerminalToken(fleet.secret, terminalId),
+      protocol,
+      ...where,
+      overrides: FAST,
+      duplicateStore: new MemoryDuplicateStore(),
+      logger: silentLogger,
+      handler: (m) => {
+        app.handled.push(m);
+        return { echo: m.payload };
+      },
+    });
+    app.client.on('connected', (c) => app.gateways.push(c.gatewayId ?? c.url));
+    const connected = new Promise<void>((r) => app.client.once('connected', () => r()));
+    await app.client.start();
+    await Promise.race([connected, sleep(15_000).then(() => Promise.reject(new Error(`${terminalId} did not connect`)))]);
+    return app;
+  }
+  ns(): number[] {
+    return this.handled.map((m) => (m.payload as { n: number }).n);
+  }
+}
+
+const stores: Array<'sqlite' | 'couchbase'> = couchbase ? ['sqlite', 'couchbase'] : ['sqlite'];
+
+describe.skipIf(!kafka).each(stores)('three gateway processes, Kafka relay, %s store', (store) => {
+  let broker: PrivateKafka;
+  let fleet: FleetSettings;
+  let gw1: GatewayProc, gw2: GatewayProc, gw3: GatewayProc;
+  let discovery: TestDiscovery;
+  let dir: string;
+  const apps: App[] = [];
+  const tid = (label: string) => `${label}-${randomUUID().slice(0, 8)}`;
+
+  const send = async (gw: GatewayProc, terminalId: string, n: number) => {
+    const r = await api(gw.base, fleet.apiKey, 'POST', `/v1/terminals/${terminalId}/messages`, { payload: { n } });
+    expect(r.status, JSON.stringify(r.body)).toBe(202);
+    return r.body as { seq: number };
+  };
+
+  beforeAll(async () => {
+    broker = await PrivateKafka.up();
+    dir = mkdtempSync(path.join(tmpdir(), 'pcm-3gw-'));
+    fleet = {
+      brokers: broker.brokers,
+      prefix: `pcm3gw-${randomUUID().slice(0, 6)}`,
+      store,
+      secret: randomBytes(24).toString('hex'),
+      apiKey: 'key-' + randomBytes(8).toString('hex'),
+      storeEnv:
+        store === 'sqlite'
+          ? { PCM_TEST_SQLITE_FILE: path.join(dir, 'pcm.db') }
+          : {
+              PCM_TEST_COUCHBASE_CONNSTR: couchbase!.PCM_TEST_COUCHBASE_CONNSTR!,
+              PCM_TEST_COUCHBASE_BUCKET: couchbase!.PCM_TEST_COUCHBASE_BUCKET ?? 'pcm',
+              PCM_TEST_COUCHBASE_USERNAME: couchbase!.PCM_TEST_COUCHBASE_USERNAME ?? 'Administrator',
+              PCM_TEST_COUCHBASE_PASSWORD: couchbase!.PCM_TEST_COUCHBASE_PASSWORD ?? 'password',
+            },
+    };
+    // Started one after another: three JVM-less but tsx-compiling processes at once starve 2 cores.
+    gw1 = await GatewayProc.start('gw1', fleet);
+    gw2 = await GatewayProc.start('gw2', fleet);
+    gw3 = await GatewayProc.start('gw3', fleet);
+    discovery = await TestDiscovery.start();
+  }, 400_000);
+
+  afterAll(async () => {
+    await Promise.all(apps.map((a) => a.client.stop().catch(() => {})));
+    await Promise.all([gw1, gw2, gw3].map((g) => g?.stop()));
+    await discovery?.close();
+    if (broker) await deleteTopics([broker.brokers], fleet.prefix);
+    await broker?.destroy();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  }, 120_000);
+
+  it('a message sent to gw1 reaches a terminal on gw3 over WebSocket and MQTT; gw2 consumes no relay event', async () => {
+    const before2 = await gw2.stats();
+    const before3 = await gw3.stats();
+    const ws = await App.start(fleet, tid('ws'), { url: gw3.wsUrl }, 'websocket');
+    const mq = await App.start(fleet, tid('mq'), { url: gw3.mqttUrl }, 'mqtt');
+    apps.push(ws, mq);
+    for (let n = 1; n <= 20; n++) {
+      await send(gw1, ws.terminalId, n);
+      await send(gw1, mq.terminalId, n);
+    }
+    await until(() => ws.handled.length >= 20 && mq.handled.length >= 20, 30_000, '20 messages on each terminal');
+    await sleep(1_000);
+    const all = Array.from({ length: 20 }, (_, i) => i + 1);
+    expect(ws.ns()).toEqual(all);
+    expect(mq.ns()).toEqual(all);
+    const after2 = await gw2.stats();
+    const after3 = await gw3.stats();
+    expect(after2.consumed - before2.consumed).toBe(0);
+    expect(after3.consumedAddressed - before3.consumedAddressed).toBeGreaterThanOrEqual(40);
+    expect(after3.consumedBroadcast - before3.consumedBroadcast).toBe(0);
+  }, 90_000);
+
+  it('request/reply crosses gateways: POST /requests on gw1, terminal on gw3 answers', async () => {
+    const before2 = await gw2.stats();
+    const app = await App.start(fleet, tid('rr'), { url: gw3.wsUrl });
+    apps.push(app);
+    const r = await api(gw1.base, fleet.apiKey, 'POST', `/v1/terminals/${app.terminalId}/requests`, { payload: { n: 7, ask: 'ping' }, timeoutMs: 10_000 });
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    expect(r.body.reply).toEqual({ echo: { n: 7, ask: 'ping' } });
+    expect((await gw2.stats()).consumed - before2.consumed).toBe(0);
+  }, 60_000);
+
+  it('takeover: the same terminal connecting on gw2 closes its old session on gw1 (addressed to gw1 only)', async () => {
+    const terminalId = tid('tko');
+    const token = await mintTerminalToken(fleet.secret, terminalId);
+    const before3 = await gw3.stats();
+    const open = async (gw: GatewayProc) => {
+      const ws = new WebSocket(gw.wsUrl, { headers: { authorization: `Bearer ${token}` } });
+      const frames: any[] = [];
+      let closed = false;
+      ws.on('message', (d) => frames.push(JSON.parse(d.toString())));
+      ws.on('close', () => (closed = true));
+      await until(() => frames.some((f) => f.type === 'welcome'), 10_000, 'welcome');
+      return { ws, frames, isClosed: () => closed };
+    };
+    const old = await open(gw1);
+    const fresh = await open(gw2);
+    await until(() => old.isClosed(), 15_000, 'the old session on gw1 to be closed');
+    expect(old.frames.find((f) => f.type === 'error')?.code).toBe('PCM_ERR_SESSION_TAKEN_OVER');
+    expect(fresh.isClosed()).toBe(false);
+    const status = await api(gw3.base, fleet.apiKey, 'GET', `/v1/terminals/${terminalId}`);
+    expect(status.body).toMatchObject({ online: true, gatewayId: 'gw2' });
+    expect((await gw3.stats()).consumed - before3.consumed).toBe(0);
+    fresh.ws.close();
+  }, 60_000);
+
+  it('a terminal moving from gw1 to gw2 mid-stream keeps its order with no duplicate at the application', async () => {
+    const terminalId = tid('mv');
+    discovery.assign(terminalId, gw1);
+    const app = await App.start(fleet, terminalId, { discoveryUrl: discovery.url });
+    apps.push(app);
+    const total = 40;
+    for (let n = 1; n <= total; n++) {
+      await send(gw3, terminalId, n);
+      if (n === 15) {
+        await until(() => app.handled.length >= 10, 20_000, 'the first messages on gw1');
+        discovery.assign(terminalId, gw2); // the client polls every second and moves
+      }
+      await sleep(60);
+    }
+    await until(() => app.handled.length >= total, 30_000, `${total} messages`);
+    await sleep(1_000);
+    expect(app.ns()).toEqual(Array.from({ length: total }, (_, i) => i + 1));
+    expect(app.gateways[0]).toBe('gw1');
+    expect(app.gateways).toContain('gw2');
+    const status = await api(gw1.base, fleet.apiKey, 'GET', `/v1/terminals/${terminalId}`);
+    expect(status.body).toMatchObject({ online: true, gatewayId: 'gw2', pending: 0 });
+  }, 90_000);
+
+  it('Kafka stopped for 10 s mid-stream, then restarted: every message answered 202 is delivered, in order', async () => {
+    const app = await App.start(fleet, tid('kdown'), { url: gw3.wsUrl });
+    apps.push(app);
+    const terminalId = app.terminalId;
+    let n = 0;
+    for (; n < 20; n++) await send(gw1, terminalId, n + 1);
+    await until(() => app.handled.length >= 20, 20_000, 'messages before the outage');
+    await broker.stop();
+    const stoppedAt = Date.now();
+    while (Date.now() - stoppedAt < 10_000) {
+      await send(gw1, terminalId, ++n); // the store is up: still 202
+      await sleep(200);
+    }
+    await broker.start();
+    for (let i = 0; i < 20; i++) await send(gw1, terminalId, ++n);
+    await until(() => app.handled.length >= n, 90_000, `${n} messages after the broker restart`);
+    await sleep(1_000);
+    expect(app.ns()).toEqual(Array.from({ length: n }, (_, i) => i + 1));
+  }, 240_000);
+
+  it('kill -9 of the gateway holding a terminal: it reconnects to another gateway and gets everything, in order', async () => {
+    const terminalId = tid('k9');
+    discovery.assign(terminalId, gw3);
+    const app = await App.start(fleet, terminalId, { discoveryUrl: discovery.url });
+    apps.push(app);
+    let n = 0;
+    for (; n < 10; n++) await send(gw1, terminalId, n + 1);
+    await until(() => app.handled.length >= 10, 20_000, 'messages before the kill');
+    gw3.kill9();
+    discovery.assign(terminalId, gw2);
+    for (let i = 0; i < 10; i++) await send(gw1, terminalId, ++n); // presence may still name gw3
+    await until(() => app.handled.length >= n, 60_000, `${n} messages after the kill`);
+    for (let i = 0; i < 5; i++) await send(gw1, terminalId, ++n);
+    await until(() => app.handled.length >= n, 30_000, `${n} messages via gw2`);
+    await sleep(500);
+    expect(app.ns()).toEqual(Array.from({ length: n }, (_, i) => i + 1));
+    expect(app.gateways.at(-1)).toBe('gw2');
+  }, 120_000);
+});
