@@ -219,6 +219,25 @@ export function messageStoreContract(name: string, factory: () => Promise<Messag
       expect(await pendingSeqs(t)).toHaveLength(1);
     });
 
+    it('concurrent appends with one collapse key leave only the newest pending', async () => {
+      const t = tid();
+      await append(msg(t));
+      const results = await Promise.all(Array.from({ length: 20 }, () => append(msg(t, { collapseKey: 'race' }))));
+      const newest = Math.max(...results.map((r) => r.message.seq));
+      expect(await pendingSeqs(t)).toEqual([1, newest]);
+      expect(await store.countPending(t, clock.now())).toBe(2);
+    });
+
+    it('concurrent acks leave the cursor at the highest one', async () => {
+      const t = tid();
+      for (let i = 0; i < 30; i++) await append(msg(t));
+      const acks = Array.from({ length: 30 }, (_, i) => i + 1).sort(() => Math.random() - 0.5);
+      const results = await Promise.all(acks.map((s) => store.ack(t, s)));
+      expect(results.some((r) => r.advanced)).toBe(true);
+      expect((await store.state(t)).lastAckedSeq).toBe(30);
+      expect(await pendingSeqs(t)).toEqual([]);
+    });
+
     it('cumulative ack moves the cursor monotonically; stale acks are no-ops', async () => {
       const t = tid();
       for (let i = 0; i < 5; i++) await append(msg(t));

@@ -137,6 +137,15 @@ export function sessionDirectoryContract(name: string, factory: () => Promise<Se
       expect(await dir.lookup(t)).toEqual(b.presence);
     });
 
+    it('concurrent claims get distinct epochs and the highest one holds the record', async () => {
+      const t = tid();
+      const claims = await Promise.all(Array.from({ length: 10 }, (_, i) => dir.claim(rec(t, `g${i}`), TTL)));
+      const epochs = claims.map((c) => c.presence.connectionEpoch);
+      expect(new Set(epochs).size).toBe(10);
+      const top = claims.find((c) => c.presence.connectionEpoch === Math.max(...epochs))!;
+      expect(await dir.lookup(t)).toEqual(top.presence);
+    });
+
     it('terminals are isolated', async () => {
       const a = tid();
       const b = tid();

@@ -50,6 +50,13 @@ export function isTransientCouchbaseError(err: unknown): boolean {
   );
 }
 
+/**
+ * Bound for optimistic (CAS) loops on one hot document: every round lets at least one
+ * contender through, so N concurrent writers need at most N rounds; beyond this the
+ * operation gives up with PCM_ERR_STORE_UNAVAILABLE rather than spin.
+ */
+export const CAS_ATTEMPTS = 100;
+
 export const isNotFound = (err: unknown): boolean => err instanceof DocumentNotFoundError;
 export const isExists = (err: unknown): boolean => err instanceof DocumentExistsError;
 export const isCasMismatch = (err: unknown): boolean => err instanceof CasMismatchError || err instanceof DocumentExistsError;

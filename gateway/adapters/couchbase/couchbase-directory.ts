@@ -1,8 +1,9 @@
 import { systemClock, type Clock } from '../../../common/clock.js';
+import { PcmError } from '../../../common/errors.js';
 import type { Protocol } from '../../../protocol/frames.js';
 import type { ClaimResult, Presence, SessionDirectory } from '../../ports/session-directory.js';
 import type { CouchbaseStoreConfig } from './couchbase-config.js';
-import { CouchbaseConnection, isCasMismatch, isExists, isNotFound } from './couchbase-connection.js';
+import { CAS_ATTEMPTS, CouchbaseConnection, isCasMismatch, isExists, isNotFound } from './couchbase-connection.js';
 import { keys } from './couchbase-keys.js';
 
 interface PresenceDoc {
@@ -47,7 +48,7 @@ export class CouchbaseSessionDirectory implements SessionDirectory {
     );
     const presence: Presence = { ...p, connectionEpoch: Number(counter.value) };
     const key = keys.presence(p.terminalId);
-    for (let attempt = 0; attempt < 20; attempt++) {
+    for (let attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
       const now = this.clock.now();
       const cur = await this.read(p.terminalId);
       const previous = cur && cur.doc.expiresAt > now ? toPresence(cur.doc) : undefined;
@@ -63,7 +64,7 @@ export class CouchbaseSessionDirectory implements SessionDirectory {
       }
       return previous ? { presence, previous } : { presence };
     }
-    return { presence };
+    throw new PcmError('PCM_ERR_STORE_UNAVAILABLE', `presence of ${p.terminalId} is too contended; retry`);
   }
 
   async refresh(

@@ -20,7 +20,7 @@ import {
   toStoredMessage,
 } from '../store-shared.js';
 import type { CouchbaseStoreConfig } from './couchbase-config.js';
-import { CouchbaseConnection, isCasMismatch, isExists, isNotFound } from './couchbase-connection.js';
+import { CAS_ATTEMPTS, CouchbaseConnection, isCasMismatch, isExists, isNotFound } from './couchbase-connection.js';
 import { keys } from './couchbase-keys.js';
 
 /** `ctr::<t>` and `cur::<t>`: a seq within an epoch. */
@@ -165,7 +165,7 @@ export class CouchbaseMessageStore implements MessageStore {
     if (!ctr) return { lastAckedSeq: 0, advanced: false };
     const key = keys.cursor(terminalId);
     // CAS loop: the cursor only ever moves forward, whoever wins a race (invariant 2.3).
-    for (let attempt = 0; attempt < 50; attempt++) {
+    for (let attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
       const cur = await this.conn.op('read cursor', () => this.coll.get(key)).catch(notFoundAsUndefined);
       const prev = cursorIn(cur?.content as SeqDoc | undefined, ctr.epoch);
       if (seq <= prev) return { lastAckedSeq: prev, advanced: false };
@@ -323,7 +323,7 @@ export class CouchbaseMessageStore implements MessageStore {
     const key = keys.collapse(t, msg.collapseKey!);
     const doc: CollapseDoc = { epoch: result.epoch, seq, key: msg.collapseKey! };
     const expiry = Math.max(msg.ttlSeconds, 1);
-    for (let attempt = 0; attempt < 20; attempt++) {
+    for (let attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
       const cur: GetResult | undefined = await this.conn.op('read collapse key', () => this.coll.get(key)).catch(notFoundAsUndefined);
       if (!cur) {
         try {
