@@ -115,11 +115,11 @@ export class CouchbaseConnection {
   }
 
   /** Runs one KV operation with bounded retries; see the class comment for error mapping. */
-  async op<T>(what: string, fn: () => Promise<T>): Promise<T> {
+  async op<T>(what: string, fn: () => Promise<T>, opts: { attempts?: number } = {}): Promise<T> {
     if (this.closed) throw new PcmError('PCM_ERR_STORE_UNAVAILABLE', `Couchbase connection is closed (${what})`);
     try {
       return await retry(() => fn(), {
-        attempts: this.opAttempts,
+        attempts: opts.attempts ?? this.opAttempts,
         baseMs: 20,
         capMs: 250,
         isTransient: isTransientCouchbaseError,

@@ -217,7 +217,8 @@ export class CouchbaseMessageStore implements MessageStore {
 
   async ping(): Promise<void> {
     // A get of a key that never exists is one KV round trip; exists() would need GET_META.
-    await this.conn.op('ping', () => this.coll.get('pcm::ping')).catch(notFoundAsUndefined);
+    // One attempt with a short timeout: /readyz must answer quickly, not retry for seconds.
+    await this.conn.op('ping', () => this.coll.get('pcm::ping', { timeout: 1_000 }), { attempts: 1 }).catch(notFoundAsUndefined);
   }
 
   async close(): Promise<void> {

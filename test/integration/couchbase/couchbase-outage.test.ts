@@ -54,7 +54,9 @@ describe.skipIf(!privateMockAvailable())('Couchbase store when the server stops 
       expect(Date.now() - started).toBeLessThan(10_000); // bounded retries, not a hang
       failed.push(`during-${i}`);
     }
+    const pingStarted = Date.now();
     await expect(store.ping()).rejects.toSatisfy(isUnavailable);
+    expect(Date.now() - pingStarted).toBeLessThan(3_000); // /readyz answers fast
 
     mock.process.kill('SIGCONT');
     const deadline = Date.now() + 20_000;
@@ -120,12 +122,12 @@ describe.skipIf(!bed)('Couchbase append fails at each step (fault injection on t
     conn = await CouchbaseConnection.connect(bed!.config);
     // Fail the named KV step once, as a store dying at that moment would.
     const op = conn.op.bind(conn);
-    conn.op = async <T>(what: string, fn: () => Promise<T>): Promise<T> => {
+    conn.op = async <T>(what: string, fn: () => Promise<T>, opts?: { attempts?: number }): Promise<T> => {
       if (what === failAt) {
         failAt = undefined;
         throw new PcmError('PCM_ERR_STORE_UNAVAILABLE', `injected failure at "${what}"`);
       }
-      return op(what, fn);
+      return op(what, fn, opts);
     };
     store = new CouchbaseMessageStore(conn);
   });
