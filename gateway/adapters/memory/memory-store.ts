@@ -48,6 +48,7 @@ export class MemoryMessageStore implements MessageStore {
   private readonly queues = new Map<string, Queue>();
   private readonly idempotency = new Map<string, IdempotencyRecord>();
   private closed = false;
+  private idemWrites = 0;
 
   async append(msg: NewMessage, now: number): Promise<AppendResult> {
     this.checkOpen();
@@ -72,6 +73,8 @@ export class MemoryMessageStore implements MessageStore {
     const result: AppendResult = { message, epoch: q.epoch, duplicate: false };
     if (collapsedSeq !== undefined) result.collapsedSeq = collapsedSeq;
     if (idemKey !== undefined) {
+      // Expired records are dropped now and then, so a long-running process doesn't grow forever.
+      if (++this.idemWrites % 1024 === 0) for (const [k, r] of this.idempotency) if (r.expiresAt <= now) this.idempotency.delete(k);
       this.idempotency.set(idemKey, { result: { ...result, message: { ...message } }, expiresAt: now + idempotencyTtlSeconds(msg.ttlSeconds) * 1000 });
     }
     return { ...result, message: { ...message } };
