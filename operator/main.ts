@@ -41,7 +41,7 @@ export interface StartedOperator {
 
 export function startOperator(
   config: Readonly<OperatorConfig>,
-  opts: { logger?: Logger; clock?: Clock; kubeConfig?: KubeConfig; onPass?: OperatorOptions['onPass'] } = {},
+  opts: { logger?: Logger; clock?: Clock; kubeConfig?: KubeConfig; onPass?: OperatorOptions['onPass']; onPassStart?: OperatorOptions['onPassStart'] } = {},
 ): StartedOperator {
   const log = opts.logger ?? createLogger('operator', config.logLevel);
   if (config.renewDeadlineSeconds >= config.leaseDurationSeconds) {
@@ -64,6 +64,7 @@ export function startOperator(
     clock: opts.clock ?? systemClock,
     log: log.child({ identity }),
     onPass: opts.onPass,
+    onPassStart: opts.onPassStart,
   });
   operator.start();
   return { operator, kube, stop: () => operator.stop() };

@@ -31,7 +31,8 @@ export interface OperatorOptions {
   resyncMs?: number;
   clock: Clock;
   log: Logger;
-  /** Observes every finished pass (tests, metrics). */
+  /** Observes every pass start and end (tests, metrics). */
+  onPassStart?: (key: string) => void;
   onPass?: (key: string, outcome: ReconcileOutcome | undefined, error?: unknown) => void;
 }
 
@@ -116,6 +117,7 @@ export class Operator {
       const key = await this.queue.get();
       if (key === undefined) return;
       const [namespace, name] = key.split('/') as [string, string];
+      this.opts.onPassStart?.(key);
       try {
         const outcome = await reconcileCluster({ kube: this.opts.kube, clock: this.opts.clock, log, events: this.events }, { namespace, name });
         this.passes++;
