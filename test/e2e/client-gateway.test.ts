@@ -149,3 +149,42 @@ describe.each<Protocol>(['websocket', 'mqtt'])('PcmClient against the real gatew
     await c2.stop();
   });
 });
+
+describe('PcmClient over MQTT-over-WebSocket (/mqtt on the gateway HTTP port)', () => {
+  it('connects with a ws:// mqttUrl, receives and acks', async () => {
+    const t = await startGateway({ mqtt: true });
+    const dir = mkdtempSync(path.join(tmpdir(), 'pcm-e2e-mqttws-'));
+    const id = 'e2e-mqtt-ws-1';
+    const handled: unknown[] = [];
+    const c = new PcmClient({
+      terminalId: id,
+      token: await t.token(id),
+      protocol: 'mqtt',
+      url: `ws://127.0.0.1:${t.httpPort}/mqtt`,
+      overrides: FAST,
+      duplicateStore: new FileDuplicateStore(dir),
+      handler: (m) => void handled.push(m.payload),
+    });
+    c.on('error', () => {});
+    try {
+      const up = new Promise<{ sessionId?: string }>((r) => c.once('connected', r));
+      await c.start();
+      expect((await up).sessionId).toEqual(expect.any(String));
+      const sent = await t.send(id, { payload: 'via /mqtt' });
+      expect(sent.status).toBe(202);
+      await waitUntil(() => handled.length === 1, 5000, 'message over MQTT/WS');
+      expect(handled).toEqual(['via /mqtt']);
+      const end = Date.now() + 5000;
+      let p = (await t.get(`/v1/terminals/${id}`)).body;
+      while (p.lastAckedSeq !== sent.body.seq && Date.now() < end) {
+        await new Promise((r) => setTimeout(r, 25));
+        p = (await t.get(`/v1/terminals/${id}`)).body;
+      }
+      expect(p).toMatchObject({ lastAckedSeq: sent.body.seq, pending: 0 });
+    } finally {
+      await c.stop();
+      await t.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
