@@ -71,25 +71,30 @@ export class CouchbaseSessionDirectory implements SessionDirectory {
     records: Array<Pick<Presence, 'terminalId' | 'gatewayId' | 'connectionEpoch'>>,
     ttlMs: number,
   ): Promise<void> {
-    await Promise.all(
-      records.map(async (r) => {
-        for (let attempt = 0; attempt < 3; attempt++) {
-          const now = this.clock.now();
-          const cur = await this.read(r.terminalId);
-          if (!cur || cur.doc.expiresAt <= now || !owns(cur.doc, r.gatewayId, r.connectionEpoch)) return;
-          const doc: PresenceDoc = { ...cur.doc, expiresAt: now + ttlMs };
-          try {
-            await this.conn.op('refresh presence', () =>
-              this.coll.replace(keys.presence(r.terminalId), doc, { cas: cur.cas, expiry: seconds(ttlMs) }),
-            );
-            return;
-          } catch (err) {
-            if (isCasMismatch(err) || isNotFound(err)) continue;
-            throw err;
-          }
-        }
-      }),
-    );
+    // In slices: a gateway refreshes all its sessions per heartbeat (possibly 100k), and
+    // a few hundred KV operations in flight is plenty to keep the pipe full.
+    for (let i = 0; i < records.length; i += REFRESH_CONCURRENCY) {
+      await Promise.all(records.slice(i, i + REFRESH_CONCURRENCY).map((r) => this.refreshOne(r, ttlMs)));
+    }
+  }
+
+  /** CAS-guarded: only the record still held by (gateway, epoch) is extended. */
+  private async refreshOne(r: Pick<Presence, 'terminalId' | 'gatewayId' | 'connectionEpoch'>, ttlMs: number): Promise<void> {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const now = this.clock.now();
+      const cur = await this.read(r.terminalId);
+      if (!cur || cur.doc.expiresAt <= now || !owns(cur.doc, r.gatewayId, r.connectionEpoch)) return;
+      const doc: PresenceDoc = { ...cur.doc, expiresAt: now + ttlMs };
+      try {
+        await this.conn.op('refresh presence', () =>
+          this.coll.replace(keys.presence(r.terminalId), doc, { cas: cur.cas, expiry: seconds(ttlMs) }),
+        );
+        return;
+      } catch (err) {
+        if (isCasMismatch(err) || isNotFound(err)) continue;
+        throw err;
+      }
+    }
   }
 
   async release(terminalId: string, gatewayId: string, connectionEpoch: number): Promise<void> {
@@ -128,6 +133,8 @@ export class CouchbaseSessionDirectory implements SessionDirectory {
     }
   }
 }
+
+const REFRESH_CONCURRENCY = 256;
 
 function owns(doc: PresenceDoc, gatewayId: string, connectionEpoch: number): boolean {
   return doc.gatewayId === gatewayId && doc.connectionEpoch === connectionEpoch;
