@@ -1,5 +1,6 @@
 import { Type, type Static } from 'typebox';
 import { loadConfig, type LoadOptions } from '../common/config.js';
+import { couchbaseConfigProperties } from './adapters/couchbase/couchbase-config.js';
 
 const LogLevel = Type.Union(
   ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
@@ -30,11 +31,9 @@ export const GatewayConfigSchema = Type.Object({
   requestTimeoutMs: Type.Integer({ minimum: 1, maximum: 60_000, default: 10_000, description: 'Default wait of `POST /requests` when the body gives no `timeoutMs`.' }),
   deliveryWindow: Type.Integer({ minimum: 1, maximum: 10_000, default: 64, description: 'Unacked messages in flight per terminal.' }),
   drainReconnectAfterMs: Type.Integer({ minimum: 0, default: 2000, description: '`reconnectAfterMs` sent in `drain` frames (eviction, shutdown).' }),
-  couchbaseConnectionString: Type.String({ default: '', description: 'Couchbase connection string (PCM_STORE=couchbase).' }),
-  couchbaseBucket: Type.String({ default: 'pcm', description: 'Couchbase bucket.' }),
-  couchbaseUsername: Type.String({ default: '', description: 'Couchbase user.' }),
-  couchbasePassword: Type.String({ default: '', description: 'Couchbase password.' }),
-  kafkaBrokers: Type.Array(Type.String(), { default: [], description: 'Kafka brokers, comma-separated (PCM_RELAY=kafka).' }),
+  sqliteSynchronous: Type.Union([Type.Literal('FULL'), Type.Literal('NORMAL')], { default: 'FULL', description: 'SQLite durability: FULL survives power loss, NORMAL survives a process kill (faster).' }),
+  ...couchbaseConfigProperties,
+  kafkaBrokers: Type.Array(Type.String(), { default: [], description: 'Kafka brokers `host:port`, comma-separated (required when PCM_RELAY=kafka).' }),
   kafkaTopicPrefix: Type.String({ default: 'pcm', description: 'Kafka topic prefix.' }),
   logLevel: LogLevel,
 });

@@ -1,0 +1,129 @@
+import path from 'node:path';
+import { PcmError } from '../common/errors.js';
+import { createLogger, type Logger } from '../common/logger.js';
+import { buildGateway, type Gateway } from './app.js';
+import type { GatewayConfig } from './config.js';
+import type { MessageStore } from './ports/message-store.js';
+import type { RelayBus } from './ports/relay-bus.js';
+import type { SessionDirectory } from './ports/session-directory.js';
+
+/**
+ * Wiring only (DESIGN.md section 7, "main.ts wires"): config -> adapters -> app -> listen.
+ * Adapters are imported lazily so `pcm dev` never loads couchbase or kafkajs.
+ */
+export interface Ports {
+  store: MessageStore;
+  directory: SessionDirectory;
+  relay: RelayBus;
+}
+
+export async function createPorts(config: Readonly<GatewayConfig>, logger: Logger): Promise<Ports> {
+  let store: MessageStore;
+  let directory: SessionDirectory;
+  switch (config.store) {
+    case 'memory': {
+      const { MemoryMessageStore } = await import('./adapters/memory/memory-store.js');
+      const { MemorySessionDirectory } = await import('./adapters/memory/memory-directory.js');
+      store = new MemoryMessageStore();
+      directory = new MemorySessionDirectory();
+      logger.warn('PCM_STORE=memory: messages are lost when this process stops (not durable; for tests only)');
+      break;
+    }
+    case 'sqlite': {
+      const { SqliteMessageStore } = await import('./adapters/sqlite/sqlite-store.js');
+      const { SqliteSessionDirectory } = await import('./adapters/sqlite/sqlite-directory.js');
+      store = new SqliteMessageStore({ file: path.join(config.dataDir, 'messages.db'), synchronous: config.sqliteSynchronous });
+      directory = new SqliteSessionDirectory({ file: path.join(config.dataDir, 'presence.db'), synchronous: 'NORMAL' });
+      break;
+    }
+    case 'couchbase': {
+      const { connectCouchbaseStorage } = await import('./adapters/couchbase/couchbase-storage.js');
+      const { couchbaseConfigFrom } = await import('./adapters/couchbase/couchbase-config.js');
+      ({ store, directory } = await connectCouchbaseStorage(couchbaseConfigFrom(config)));
+      break;
+    }
+  }
+  let relay: RelayBus;
+  if (config.relay === 'kafka') {
+    if (config.kafkaBrokers.length === 0) {
+      await Promise.all([store.close(), directory.close()]);
+      throw new PcmError('PCM_ERR_CONFIG', 'invalid configuration: kafkaBrokers (PCM_KAFKA_BROKERS / --kafka-brokers) is required when relay is kafka', {
+        details: { field: 'kafkaBrokers', env: 'PCM_KAFKA_BROKERS' },
+      });
+    }
+    const { createKafkaRelayBus } = await import('./adapters/kafka/kafka-relay.js');
+    relay = createKafkaRelayBus({ brokers: [...config.kafkaBrokers], topicPrefix: config.kafkaTopicPrefix, clientId: `pcm-${config.gatewayId}`, logger: logger.child({ component: 'relay' }) });
+  } else {
+    const { createInProcessRelayBus } = await import('./adapters/inprocess/inprocess-relay.js');
+    relay = createInProcessRelayBus({ logger: logger.child({ component: 'relay' }) });
+  }
+  return { store, directory, relay };
+}
+
+export interface RunningGateway {
+  gateway: Gateway;
+  httpPort: number;
+  mqttPort?: number;
+  /** Base URLs a local client can dial (0.0.0.0 is shown as 127.0.0.1). */
+  httpUrl: string;
+  websocketUrl: string;
+  mqttUrl: string;
+  close(): Promise<void>;
+}
+
+export async function startGateway(config: Readonly<GatewayConfig>, logger: Logger = createLogger('gateway', config.logLevel)): Promise<RunningGateway> {
+  const ports = await createPorts(config, logger);
+  const gateway = await buildGateway({ config, ...ports, logger, defaultMetrics: true });
+  let bound;
+  try {
+    bound = await gateway.listen();
+  } catch (err) {
+    await gateway.close().catch(() => undefined);
+    throw err;
+  }
+  const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+  const running: RunningGateway = {
+    gateway,
+    httpPort: bound.httpPort,
+    mqttPort: bound.mqttPort,
+    httpUrl: `http://${host}:${bound.httpPort}`,
+    websocketUrl: `ws://${host}:${bound.httpPort}/v1/connect`,
+    mqttUrl: `mqtt://${host}:${bound.mqttPort}`,
+    close: () => gateway.close(),
+  };
+  logger.info(
+    { gatewayId: config.gatewayId, http: running.httpUrl, mqtt: running.mqttUrl, store: config.store, relay: config.relay, maxSessions: config.maxSessions },
+    'gateway listening',
+  );
+  return running;
+}
+
+/**
+ * SIGINT/SIGTERM: close once (drain frames to every terminal, then release everything) and
+ * exit 0; a second signal, or a close that hangs past `graceMs`, exits 1 at once.
+ */
+export function closeOnSignals(close: () => Promise<void>, logger: Logger, graceMs = 15_000): void {
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) {
+      logger.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    const timer = setTimeout(() => {
+      logger.error({ graceMs }, 'shutdown took too long: exiting');
+      process.exit(1);
+    }, graceMs);
+    timer.unref();
+    close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        logger.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+}
