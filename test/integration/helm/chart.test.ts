@@ -144,8 +144,25 @@ describe.skipIf(!helmEnv)('charts/pcm with helm', () => {
   });
 
   it('the sample PCMCluster gets the chart image when gateways.image is empty', () => {
-    const sample = one(helm.template(['--set', 'sampleCluster.enabled=true', '--set', 'image.tag=9.9.9']), 'PCMCluster');
+    const objs = helm.template(['--set', 'sampleCluster.enabled=true', '--set', 'image.tag=9.9.9']);
+    const sample = one(objs, 'PCMCluster');
     expect(sample.spec).toMatchObject({ gateways: { image: 'pcm:9.9.9', replicas: 3, public: { hostTemplate: 'gw-{ordinal}.pcm.example.com' } }, discovery: { replicas: 2 } });
+    // ... and an auth Secret with random keys, which spec.auth names.
+    const secret = one(objs, 'Secret');
+    expect(secret.metadata.name).toBe('pcm-auth');
+    expect((sample.spec as Obj).auth).toEqual({ secretName: 'pcm-auth' });
+    const data = secret.data as Record<string, string>;
+    expect(Buffer.from(data.jwtSecret!, 'base64').toString()).toMatch(/^[A-Za-z0-9]{48}$/);
+    expect(Buffer.from(data.apiKeys!, 'base64').toString()).toMatch(/^[A-Za-z0-9]{32}$/);
+  });
+
+  it('no auth Secret when spec.auth is given or authSecret.create is false', () => {
+    const withAuth = helm.template(['--set', 'sampleCluster.enabled=true', '--set', 'sampleCluster.spec.auth.secretName=mine']);
+    expect(byKind(withAuth, 'Secret')).toEqual([]);
+    expect((one(withAuth, 'PCMCluster').spec as Obj).auth).toEqual({ secretName: 'mine' });
+    const off = helm.template(['--set', 'sampleCluster.enabled=true', '--set', 'sampleCluster.authSecret.create=false']);
+    expect(byKind(off, 'Secret')).toEqual([]);
+    expect((one(off, 'PCMCluster').spec as Obj).auth).toBeUndefined();
   });
 
   it.each([

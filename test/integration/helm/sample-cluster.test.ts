@@ -59,7 +59,7 @@ describe.skipIf(!helmEnv || !kubeEnv)('the chart sample PCMCluster reconciles to
       240_000,
     );
     const sample = await kube.get<Cluster>('pcm.dev/v1alpha1', 'PCMCluster', 'pcm', ns);
-    expect(sample?.spec).toMatchObject({ gateways: { replicas: 2, image: 'pcm:0.1.0' } });
+    expect(sample?.spec).toMatchObject({ gateways: { replicas: 2, image: 'pcm:0.1.0' }, auth: { secretName: 'pcm-auth' } });
 
     // The operator exactly as the chart runs it in its pod, with the pod's identity and rights.
     const token = await kube.serviceAccountToken(ns, 'pcm-operator', 1800);
@@ -110,6 +110,14 @@ describe.skipIf(!helmEnv || !kubeEnv)('the chart sample PCMCluster reconciles to
     }
     expect(await kube.get('coordination.k8s.io/v1', 'Lease', 'pcm-operator', ns)).toMatchObject({ spec: { holderIdentity: 'helm-test-local' } });
     expect(output).not.toMatch(/forbidden|403/i);
+  });
+
+  it('helm upgrade keeps the sample auth Secret keys (lookup), so terminals keep their tokens', async () => {
+    const before = await kube.get<KubeObject & { data: Record<string, string> }>('v1', 'Secret', 'pcm-auth', ns);
+    expect(before?.data.jwtSecret).toBeTruthy();
+    helm.ok(['upgrade', 'pcm', chartDir, '-n', ns, '--reuse-values', '--set', 'operator.logLevel=debug', '--wait', '--timeout', '180s'], 240_000);
+    const after = await kube.get<KubeObject & { data: Record<string, string> }>('v1', 'Secret', 'pcm-auth', ns);
+    expect(after!.data).toEqual(before!.data);
   });
 
   it('the operator stops cleanly on SIGTERM', async () => {
