@@ -422,7 +422,10 @@ export class PcmClient extends EventEmitter<PcmClientEvents> {
   private schedulePoll(session: Session, seconds: number | undefined): void {
     if (this.opts.url || seconds === undefined || session.closed) return;
     clearTimeout(session.pollTimer);
-    session.pollTimer = setTimeout(() => void this.poll(session), seconds * 1000);
+    // ±10 % jitter: a fleet that reconnected together (after a gateway restart) must not
+    // poll discovery in lockstep forever after.
+    const jitter = 0.9 + 0.2 * (this.opts.random ?? Math.random)();
+    session.pollTimer = setTimeout(() => void this.poll(session), Math.round(seconds * 1000 * jitter));
     session.pollTimer.unref();
   }
 
