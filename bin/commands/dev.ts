@@ -35,6 +35,7 @@ const DEMO_TERMINAL = 'terminal-1';
 export function register(program: Command): void {
   const cmd = program
     .command('dev')
+    .summary('run gateway + discovery on this machine (what npm start runs)')
     .description(
       'Run PCM on this machine: gateway (WebSocket, MQTT, sender API) + discovery, SQLite store in the data dir.\n' +
         'Generates an API key and a terminal JWT secret into <data dir>/dev-secrets.json on first start, then prints\n' +

@@ -26,6 +26,7 @@ export function configTable(schema: TObject): string {
 export function register(program: Command): void {
   const cmd = program
     .command('gateway')
+    .summary('run one gateway (WebSocket, MQTT, sender API)')
     .description(
       'Run one gateway: WebSocket /v1/connect and MQTT over WebSocket /mqtt on the HTTP port, MQTT 3.1.1 on the MQTT port,\n' +
         'the sender API (POST /v1/terminals/{id}/messages, /requests, GET /v1/terminals/{id}), /healthz, /readyz, /metrics.\n' +

@@ -41,6 +41,25 @@ describe('WebSocket contract (e2e)', () => {
     expect(p.body).toEqual({ terminalId: 'term-1', online: true, gatewayId: 'gw-0', protocol: 'websocket', pending: 0, lastAckedSeq: 1 });
   });
 
+  it('/metrics counts sessions, accepted, delivered and acked messages and the send-to-deliver latency', async () => {
+    const term = await connect('term-m');
+    await t.send('term-m', { payload: 1 });
+    await t.send('term-m', { payload: 2 });
+    await term.waitMessages(2);
+    term.ack(2);
+    await sleep(50);
+    const res = await fetch(`${t.base}/metrics`);
+    expect(res.status).toBe(200);
+    const text = await res.text();
+    expect(text).toMatch(/^pcm_sessions\{protocol="websocket"\} 1$/m);
+    expect(text).toMatch(/^pcm_messages_accepted_total 2$/m);
+    expect(text).toMatch(/^pcm_messages_delivered_total\{protocol="websocket"\} 2$/m);
+    expect(text).toMatch(/^pcm_messages_acked_total 2$/m);
+    expect(text).toMatch(/^pcm_send_to_deliver_seconds_count\{protocol="websocket"\} 2$/m);
+    expect((await t.get('/healthz')).body).toEqual({ status: 'ok' });
+    expect((await t.get('/readyz')).body).toMatchObject({ status: 'ready', store: 'memory' });
+  });
+
   it('the token may come in ?access_token', async () => {
     const term = await connect('term-q', { query: true });
     expect(term.frames[0]).toMatchObject({ type: 'welcome', terminalId: 'term-q' });
