@@ -3,7 +3,12 @@
  * with 1, 3 and 6 gateways, PCM's addressed routing vs the seed system's broadcast, plus the
  * relay hop latency (send -> owner's handler, p50/p99) that a cross-gateway delivery adds.
  *
- *   npx tsx bench/relay.bench.ts [--relay kafka|inprocess] [--messages 1000] [--rate 500] [--gateways 1,3,6]
+ *   npx tsx bench/relay.bench.ts [--part all|counts|latency] [--relay kafka|inprocess] [--messages N] [--rate 500] [--gateways 1,3,6] [--store sqlite|couchbase]
+ * Default --part all: the counts below, then (Kafka only) the latency part, in one run.
+ *
+ * --part latency (bench/relay-latency.ts): two real gateway processes on Kafka and a shared
+ * store; one terminal on gateway A; POST /messages alternately to A (same-gateway) and B
+ * (cross-gateway); latency = POST sent -> message frame at the terminal; p50/p99 of each.
  *
  * Kafka brokers come from PCM_KAFKA_BROKERS or the test bed (`npm run services -- up kafka`).
  * Bounded: messages per run (default 1,000) x 6 runs, paced at --rate msg/s, 60 s cap per run.
@@ -25,6 +30,7 @@ import { InProcessRelayHub } from '../gateway/adapters/inprocess/inprocess-relay
 import { KafkaRelayBus, type KafkaRelayStats } from '../gateway/adapters/kafka/kafka-relay.js';
 import type { RelayBus, RelayEvent } from '../gateway/ports/relay-bus.js';
 import { readServicesEnv, repoRoot } from '../test/services/env.js';
+import { latencyMain } from './relay-latency.js';
 
 type Mode = 'pcm' | 'broadcast';
 
@@ -192,6 +198,13 @@ async function runOnce(fabric: Fabric, mode: Mode, n: number, messages: number, 
 }
 
 async function main(): Promise<void> {
+  const part = arg('part', 'all');
+  if (part === 'latency') return latencyMain();
+  await countsMain();
+  if (part === 'all' && arg('relay', 'kafka') === 'kafka') await latencyMain();
+}
+
+async function countsMain(): Promise<void> {
   const relay = arg('relay', 'kafka');
   const messages = Number(arg('messages', '1000'));
   const rate = Number(arg('rate', '500'));
