@@ -66,6 +66,30 @@ describe('MQTT contract (e2e)', () => {
     expect(res.body.reply).toEqual({ echo: 'ping' });
   });
 
+  it('sessions are always clean: a clean=false client gets session-present 0 and only the ordered drain', async () => {
+    const opts = { protocolVersion: 4 as const, clientId: 'mq-cs', username: 'mq-cs', password: await t.token('mq-cs'), clean: false, reconnectPeriod: 0 };
+    const c1 = mqtt.connect(tcp, opts);
+    const ack1 = await new Promise<{ sessionPresent: boolean }>((r) => c1.once('connect', r));
+    expect(ack1.sessionPresent).toBe(false);
+    await c1.subscribeAsync('pcm/t/mq-cs/messages', { qos: 1 });
+    for (let i = 1; i <= 3; i++) await t.send('mq-cs', { payload: i });
+    const first: number[] = [];
+    c1.on('message', (_t, p) => first.push(JSON.parse(p.toString()).seq));
+    await waitUntil(() => first.length >= 3, 3000, '3 messages');
+    c1.end(true); // gone without acking anything
+    await t.send('mq-cs', { payload: 4 });
+    const c2 = mqtt.connect(tcp, opts);
+    const ack2 = await new Promise<{ sessionPresent: boolean }>((r) => c2.once('connect', r));
+    expect(ack2.sessionPresent).toBe(false);
+    const second: number[] = [];
+    c2.on('message', (_t, p) => second.push(JSON.parse(p.toString()).seq));
+    await c2.subscribeAsync('pcm/t/mq-cs/messages', { qos: 1 });
+    await waitUntil(() => second.length >= 4, 3000, '4 messages');
+    await sleep(50);
+    expect(second).toEqual([1, 2, 3, 4]);
+    c2.end(true);
+  });
+
   it('MQTT over WebSocket at /mqtt', async () => {
     const term = await connect('mq-ws', undefined, `ws://127.0.0.1:${t.httpPort}/mqtt`);
     await t.send('mq-ws', { payload: 'over ws' });

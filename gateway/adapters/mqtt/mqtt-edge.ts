@@ -52,6 +52,16 @@ export class MqttEdge {
     const broker = await Aedes.createBroker({
       connectTimeout: 10_000,
       maxClientsIdLength: 128,
+      // The gateway's store is the only queue (DESIGN.md section 2.7 spirit): MQTT sessions are
+      // always clean (CONNACK session-present 0), so the broker never replays stale QoS 1
+      // packets ahead of the ordered drain, which a seq high-water-mark client would take as
+      // proof that the lower seqs were handled. Last-will messages are dropped: terminals
+      // publish only acks and replies, which mean nothing once the session is gone.
+      preConnect: (_client, packet, done) => {
+        packet.clean = true;
+        delete (packet as { will?: unknown }).will;
+        done(null, true);
+      },
       authenticate: (client, username, password, done) => {
         void verifyTerminalToken(opts.terminalJwtSecret, password?.toString('utf8')).then(
           (claims) => {
