@@ -83,6 +83,8 @@ export class KafkaRelayBus implements RelayBus {
   private starting = false;
   private closed = false;
   private rebuilding: Promise<void> | undefined;
+  /** Aborted by close(): ends start/rebuild waits and backoffs at once. */
+  private readonly stopping = new AbortController();
   private readonly known = new Set<string>();
   private topicsFetchedAt = 0;
   private topicsRefresh: Promise<void> | undefined;
@@ -128,10 +130,10 @@ export class KafkaRelayBus implements RelayBus {
     });
     try {
       this.admin = this.kafka.admin();
-      await untilDeadline(deadline, 'connecting the Kafka admin client', () => this.admin!.connect());
-      await untilDeadline(deadline, 'creating the relay topics', () => this.ensureTopics());
+      await untilDeadline(deadline, 'connecting the Kafka admin client', () => this.admin!.connect(), this.stopping.signal);
+      await untilDeadline(deadline, 'creating the relay topics', () => this.ensureTopics(), this.stopping.signal);
       this.producer = this.newProducer();
-      await untilDeadline(deadline, 'connecting the Kafka producer', () => this.producer!.connect());
+      await untilDeadline(deadline, 'connecting the Kafka producer', () => this.producer!.connect(), this.stopping.signal);
       this.publisher = new Publisher(
         () => this.producer!,
         { acks: this.opts.acks, publishTimeoutMs: this.opts.publishTimeoutMs, maxQueued: this.opts.maxQueued, maxBatch: 500, ackTimeoutMs: 10_000 },
@@ -180,6 +182,7 @@ export class KafkaRelayBus implements RelayBus {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.stopping.abort();
     await this.shutdown();
     this.log.info('relay: Kafka relay closed');
   }
@@ -213,7 +216,7 @@ export class KafkaRelayBus implements RelayBus {
     });
     this.consumer = consumer;
     // A topic another gateway created a moment ago may not have its leader yet: retry.
-    const leaders = await untilDeadline(deadline, 'reading the relay topics\' leaders', () => this.leaderNodes());
+    const leaders = await untilDeadline(deadline, 'reading the relay topics\' leaders', () => this.leaderNodes(), this.stopping.signal);
     let joined = false;
     const fetchedFrom = new Set<number>();
     let readyResolve!: () => void;
@@ -235,7 +238,7 @@ export class KafkaRelayBus implements RelayBus {
     await consumer.subscribe({ topics: [this.ownTopic, this.topics.broadcast], fromBeginning: false });
     await consumer.run({ eachMessage: (p) => this.onMessage(p) });
     const left = deadline - Date.now();
-    const ok = await Promise.race([ready.then(() => true), sleep(Math.max(0, left)).then(() => false)]);
+    const ok = await readyWithin(ready, Math.max(0, left), this.stopping.signal);
     offJoin();
     offFetch();
     if (!ok) throw new PcmError('PCM_ERR_RELAY_UNAVAILABLE', `relay: the Kafka consumer did not join group ${this.topics.group(this.gatewayId!)} in time`);
@@ -293,7 +296,7 @@ export class KafkaRelayBus implements RelayBus {
         await this.consumer?.disconnect().catch(() => {});
         const wait = backoff.next();
         this.log.warn({ err, retryInMs: wait }, 'relay: Kafka consumer rebuild failed; retrying');
-        await sleep(wait);
+        await sleep(wait, this.stopping.signal).catch(() => {});
       }
     }
   }
@@ -347,7 +350,7 @@ export class KafkaRelayBus implements RelayBus {
     this.topicsRefresh ??= (async () => {
       try {
         const wait = this.topicsFetchedAt + TOPIC_REFRESH_MS - Date.now();
-        if (wait > 0) await sleep(wait);
+        if (wait > 0) await sleep(wait, this.stopping.signal);
         const names = await this.admin!.listTopics();
         this.known.clear();
         for (const n of names) this.known.add(n);
@@ -407,21 +410,36 @@ function hasErrorType(err: unknown, type: string): boolean {
   return false;
 }
 
+/** True once `ready` resolved; false after `ms` or when `signal` aborts. Leaves no timer behind. */
+function readyWithin(ready: Promise<void>, ms: number, signal: AbortSignal): Promise<boolean> {
+  return new Promise((resolve) => {
+    const done = (v: boolean) => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', onAbort);
+      resolve(v);
+    };
+    const onAbort = () => done(false);
+    const timer = setTimeout(() => done(false), ms);
+    signal.addEventListener('abort', onAbort, { once: true });
+    void ready.then(() => done(true));
+  });
+}
+
 function isPcmErrorLike(err: unknown): err is PcmError {
   return err instanceof PcmError;
 }
 
-async function untilDeadline<T>(deadline: number, what: string, fn: () => Promise<T>): Promise<T> {
+async function untilDeadline<T>(deadline: number, what: string, fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
   const backoff = new Backoff({ baseMs: 200, capMs: 2_000 });
   for (;;) {
     try {
       return await fn();
     } catch (err) {
       const wait = backoff.next();
-      if (Date.now() + wait >= deadline) {
+      if (Date.now() + wait >= deadline || signal?.aborted) {
         throw new PcmError('PCM_ERR_RELAY_UNAVAILABLE', `relay: ${what} failed: ${toPcmError(err).message}`, { cause: err });
       }
-      await sleep(wait);
+      await sleep(wait, signal).catch(() => {});
     }
   }
 }

@@ -43,6 +43,8 @@ export class Publisher {
   private closed = false;
   private readonly backoff = new Backoff({ baseMs: 100, capMs: 2_000 });
   private idle: Promise<void> = Promise.resolve();
+  /** Aborted by close(): cuts a retry backoff short. */
+  private readonly stopping = new AbortController();
   errors = 0;
   expired = 0;
   refused = 0;
@@ -88,7 +90,10 @@ export class Publisher {
   /** Stops accepting; waits up to `graceMs` for queued events, then rejects the rest. */
   async close(graceMs: number): Promise<void> {
     this.closed = true;
-    await Promise.race([this.idle, sleep(graceMs)]);
+    this.stopping.abort();
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.idle, new Promise<void>((r) => (timer = setTimeout(r, graceMs)))]);
+    clearTimeout(timer);
     const left = this.queue.splice(0);
     for (const p of left) p.reject(new PcmError('PCM_ERR_RELAY_UNAVAILABLE', 'relay: closed before the event was published'));
   }
@@ -112,7 +117,7 @@ export class Publisher {
           if (gone.size > 0) this.dropTopics(gone);
           const wait = this.backoff.next();
           this.log.warn({ err, queued: this.queue.length, retryInMs: wait }, 'relay: Kafka publish failed; retrying the queued events in order');
-          await sleep(wait);
+          await sleep(wait, this.stopping.signal).catch(() => {});
         }
       }
     } finally {
