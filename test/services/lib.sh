@@ -87,13 +87,38 @@ pcm_start() {
   setsid "$@" </dev/null >>"$log" 2>&1 &
   local pid=$!
   echo "$pid" >"$PCM_SERVICES_DIR/pids/$name.pid"
+  # The kernel's start time of the process, so a pid file left over from a crash never makes
+  # pcm_stop signal an unrelated process that got the same pid (kept apart from the .pid file,
+  # which other code reads as a bare number).
+  echo "$pid $(_pcm_starttime "$pid" || true)" >"$PCM_SERVICES_DIR/pids/$name.start"
   echo "$pid"
 }
 
+# Field 22 of /proc/PID/stat (start time in clock ticks since boot); the comm field may hold
+# spaces, so count from the closing parenthesis.
+_pcm_starttime() {
+  local stat
+  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+  stat=${stat##*) }
+  awk '{print $20}' <<<"$stat"
+}
+
+# NAME's pid, or nothing when there is no pid file or the pid now belongs to another process.
 pcm_pid() {
-  local f="$PCM_SERVICES_DIR/pids/$1.pid"
-  [[ -f $f ]] && cat "$f"
-  return 0
+  local f="$PCM_SERVICES_DIR/pids/$1.pid" pid spid want have
+  [[ -f $f ]] || return 0
+  pid=$(tr -dc 0-9 <"$f")
+  [[ -n $pid ]] || return 0
+  # The .start file holds "PID STARTTIME". It only vouches for the pid it names: code that
+  # relaunches a service and rewrites the .pid file (test/integration/kafka/private-kafka.ts)
+  # is trusted as is.
+  if [[ -f $PCM_SERVICES_DIR/pids/$1.start ]] && read -r spid want <"$PCM_SERVICES_DIR/pids/$1.start" &&
+    [[ $spid == "$pid" && -n $want ]]; then
+    have=$(_pcm_starttime "$pid" || true)
+    # Gone, or reused by a process that started at another time: not ours.
+    [[ -n $have && $have == "$want" ]] || return 0
+  fi
+  echo "$pid"
 }
 
 # True when NAME's recorded pid is alive (and not a zombie).
@@ -118,7 +143,7 @@ pcm_stop() {
       for ((i = 0; i < 50; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     fi
   fi
-  rm -f "$PCM_SERVICES_DIR/pids/$name.pid"
+  rm -f "$PCM_SERVICES_DIR/pids/$name.pid" "$PCM_SERVICES_DIR/pids/$name.start"
 }
 
 # pcm_wait_ready NAME TIMEOUT_SECONDS CMD...  Runs CMD (a real request) every 0.5 s until it
