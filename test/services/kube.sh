@@ -232,6 +232,7 @@ kube_full_up() {
   # Build everything first so a cold machine does not run a half-started cluster for 20 minutes.
   bash "$_kube_here/kube/build.sh" full || { _kube_log "FAILED: build of the kube-full binaries (see output above)"; return 1; }
   kube_up || return 1
+  PCM_REUSED=""   # kube_up may have reused the base cluster; kube-full itself is being started
   _kube_stop "${_KUBE_FULL[@]}"
   local kc=$_kube_dir/kubeconfig cp sp wp
   cp=$(_kube_free_port); sp=$(_kube_free_port); wp=$(_kube_free_port)
