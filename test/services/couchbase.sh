@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# shellcheck disable=SC2034 # PCM_REUSED, PCM_FAIL_REASON, PCM_SERVICES_LIB are shared with pcm-services
 # couchbase: CouchbaseMock (com.couchbase.mock:CouchbaseMock, Maven Central), one node, one
 # couchbase-type bucket, CCCP bootstrap (DESIGN.md section 6). Sourced by pcm-services;
 # conventions in lib.sh.

@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# shellcheck disable=SC2034 # PCM_REUSED, PCM_FAIL_REASON, PCM_SERVICES_LIB are shared with pcm-services
 # helm: the Helm 3 CLI built with `go install` from the Go module proxy (DESIGN.md section 6),
 # pinned and cached at ${PCM_CACHE_DIR}/helm-<version>/bin/helm. Nothing runs: "up" means
 # "installed", and writes PCM_TEST_HELM to helm.env. Sourced by pcm-services; see lib.sh.
@@ -18,7 +19,7 @@ _helm_build() {
   # packages both need are downloaded and compiled once. The -X flag gives `helm version` the
   # real version instead of a dev placeholder.
   if ! GOBIN="$dir.tmp.$$" GOMODCACHE="$PCM_CACHE_DIR/go/mod" GOCACHE="$PCM_CACHE_DIR/go/build" \
-    GOFLAGS= GOTOOLCHAIN=local CGO_ENABLED=0 \
+    GOFLAGS='' GOTOOLCHAIN=local CGO_ENABLED=0 \
     go install -trimpath -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION" \
     "helm.sh/helm/v3/cmd/helm@$HELM_VERSION" >"$log" 2>&1; then
     rm -rf "$dir.tmp.$$"

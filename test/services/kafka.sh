@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# shellcheck disable=SC2034 # PCM_REUSED, PCM_FAIL_REASON, PCM_SERVICES_LIB are shared with pcm-services
 # kafka: Apache Kafka, single node, KRaft (broker + controller in one JVM), from the Maven
 # Central jars (DESIGN.md section 6). Sourced by pcm-services; conventions in lib.sh.
 #

@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# shellcheck disable=SC2034 # PCM_REUSED, PCM_FAIL_REASON, PCM_SERVICES_LIB are shared with pcm-services
 # Shared helpers of the real-service test bed (DESIGN.md section 6), sourced by
 # test/services/pcm-services before any service file.
 #

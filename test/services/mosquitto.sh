@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# shellcheck disable=SC2034 # PCM_REUSED, PCM_FAIL_REASON, PCM_SERVICES_LIB are shared with pcm-services
 # mosquitto: Debian's mosquitto-clients (mosquitto_pub / mosquitto_sub), a third-party MQTT
 # peer for the gateway's MQTT listener (DESIGN.md section 6). Installed with apt on demand;
 # nothing runs: "up" means "installed", and writes the two paths to mosquitto.env.
