@@ -118,6 +118,10 @@ describe('pcm dev process (e2e)', () => {
     expect(JSON.parse(cli.stdout)).toMatchObject({ terminalId: 'kill-offline', seq: 6, status: 'queued' });
     const [, , , , , sixth] = await off.waitMessages(6, 10_000);
     expect(sixth.payload).toEqual({ via: 'cli' });
+    // pcm request: the raw test terminal does not answer, so the CLI reports the 504 clearly.
+    const req = await runCli(['request', 'kill-offline', '"ping"', '--timeout', '300', '--url', b.httpUrl, '--data-dir', dataDir]);
+    expect(req.code).toBe(1);
+    expect(req.stderr).toMatch(/PCM_ERR_REQUEST_TIMEOUT \(HTTP 504\)/);
     await off.close();
     await again.close();
     b.child.kill('SIGTERM');
