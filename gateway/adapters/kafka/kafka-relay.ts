@@ -212,7 +212,15 @@ export class KafkaRelayBus implements RelayBus {
       // latency; it bounds how long close() and heartbeats wait on an idle fetch.
       maxWaitTimeInMs: 500,
       allowAutoTopicCreation: false,
-      retry: { initialRetryTime: 300, maxRetryTime: 5_000, retries: 10 },
+      retry: {
+        initialRetryTime: 300,
+        maxRetryTime: 5_000,
+        // About 10 s of retries before a crash: kafkajs restarts (or the bus rebuilds) from there.
+        retries: 5,
+        // kafkajs counts a missing topic as retriable and would restart forever; only a
+        // rebuild (which re-creates the topics) recovers from it, see onCrash.
+        restartOnFailure: async (err: Error) => !hasErrorType(err, 'UNKNOWN_TOPIC_OR_PARTITION'),
+      },
     });
     this.consumer = consumer;
     // A topic another gateway created a moment ago may not have its leader yet: retry.
