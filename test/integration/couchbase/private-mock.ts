@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { homedir } from 'node:os';
 import path from 'node:path';
@@ -26,7 +26,20 @@ export interface PrivateMock {
   connectionString: string;
   restUrl: string;
   process: ChildProcess;
+  /** SIGSTOP, resolved once every thread of the JVM is stopped (delivery is asynchronous). */
+  freeze(): Promise<void>;
+  /** SIGCONT. */
+  thaw(): void;
   stop(): Promise<void>;
+}
+
+/** True when all threads of `pid` are in state T (stopped), read from /proc. */
+function allThreadsStopped(pid: number): boolean {
+  const tasks = readdirSync(`/proc/${pid}/task`);
+  return tasks.every((tid) => {
+    const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] === 'T';
+  });
 }
 
 export async function startPrivateMock(bucket = 'pcm'): Promise<PrivateMock> {
@@ -46,6 +59,17 @@ export async function startPrivateMock(bucket = 'pcm'): Promise<PrivateMock> {
     child.kill('SIGKILL');
     await exited;
   };
+  const freeze = async () => {
+    child.kill('SIGSTOP');
+    const until = Date.now() + 5_000;
+    while (!allThreadsStopped(child.pid!)) {
+      if (Date.now() > until) throw new Error('private CouchbaseMock did not stop within 5 s of SIGSTOP');
+      await sleep(10);
+    }
+  };
+  const thaw = () => {
+    child.kill('SIGCONT');
+  };
   const deadline = Date.now() + 60_000;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`private CouchbaseMock exited with ${child.exitCode}`);
@@ -56,7 +80,7 @@ export async function startPrivateMock(bucket = 'pcm'): Promise<PrivateMock> {
       });
       if (res.ok) {
         const kv = ((await res.json()) as { nodesExt?: Array<{ services?: { kv?: number } }> }).nodesExt?.[0]?.services?.kv;
-        if (Number.isInteger(kv)) return { connectionString: `couchbase://127.0.0.1:${kv}`, restUrl, process: child, stop };
+        if (Number.isInteger(kv)) return { connectionString: `couchbase://127.0.0.1:${kv}`, restUrl, process: child, stop, freeze, thaw };
       }
     } catch {
       // not listening yet
