@@ -85,7 +85,8 @@ _kube_fail() {
   echo "----- $_kube_dir/logs/$name.log -----" >&2
   tail -n 30 "$_kube_dir/logs/$name.log" >&2 2>/dev/null || true
   echo "----- end of $name.log -----" >&2
-  _kube_stop "${_KUBE_BASE[@]}" "${_KUBE_FULL[@]}"
+  # Everything `up` started goes, and so does kube.env: no test may find a dead cluster's address.
+  kube_down
 }
 
 # Stops the named components in reverse order: TERM, up to 10 s, then KILL.
