@@ -71,10 +71,10 @@ describe('MQTT contract (e2e)', () => {
     const c1 = mqtt.connect(tcp, opts);
     const ack1 = await new Promise<{ sessionPresent: boolean }>((r) => c1.once('connect', r));
     expect(ack1.sessionPresent).toBe(false);
-    await c1.subscribeAsync('pcm/t/mq-cs/messages', { qos: 1 });
-    for (let i = 1; i <= 3; i++) await t.send('mq-cs', { payload: i });
     const first: number[] = [];
     c1.on('message', (_t, p) => first.push(JSON.parse(p.toString()).seq));
+    await c1.subscribeAsync('pcm/t/mq-cs/messages', { qos: 1 });
+    for (let i = 1; i <= 3; i++) await t.send('mq-cs', { payload: i });
     await waitUntil(() => first.length >= 3, 3000, '3 messages');
     c1.end(true); // gone without acking anything
     await t.send('mq-cs', { payload: 4 });
@@ -115,6 +115,24 @@ describe('MQTT contract (e2e)', () => {
     await connect('mq-5');
     expect((await ws.waitClosed()).code).toBe(4409);
     expect(await state('mq-5')).toMatchObject({ online: true, protocol: 'mqtt' });
+  });
+
+  it('session cap and shutdown: MQTT terminals get a drain frame on control before the close', async () => {
+    const small = await startGateway({ config: { maxSessions: 1, drainReconnectAfterMs: 777 } });
+    const url = `mqtt://127.0.0.1:${small.mqttPort}`;
+    const first = await MqttTerminal.open(url, 'cap-1', await small.token('cap-1'));
+    await waitUntil(() => first.control.find((f) => f.type === 'welcome'), 3000, 'welcome');
+    const firstClosed = new Promise<void>((r) => first.client.once('close', () => r()));
+    const second = await MqttTerminal.open(url, 'cap-2', await small.token('cap-2'));
+    await firstClosed;
+    expect(first.control.find((f) => f.type === 'drain')).toEqual({ type: 'drain', reconnectAfterMs: 777, reason: 'session-limit' });
+    await waitUntil(() => second.control.find((f) => f.type === 'welcome'), 3000, 'welcome');
+    const secondClosed = new Promise<void>((r) => second.client.once('close', () => r()));
+    await small.close();
+    await secondClosed;
+    expect(second.control.find((f) => f.type === 'drain')).toMatchObject({ reason: 'shutdown' });
+    first.client.end(true);
+    second.client.end(true);
   });
 
   describe('refusals, each changing nothing', () => {

@@ -217,10 +217,10 @@ describe('WebSocket contract (e2e)', () => {
     const silent = await connect('term-11', { autoPong: false });
     const alive = await connect('term-12');
     const started = Date.now();
-    await silent.waitClosed(5000);
+    await silent.waitClosed(8000);
     const elapsed = Date.now() - started;
     expect(elapsed).toBeGreaterThanOrEqual(1500);
-    expect(elapsed).toBeLessThan(4000);
+    expect(elapsed).toBeLessThan(6000); // 3 beats nominal; generous for a loaded machine
     expect(alive.closed).toBeUndefined();
     await waitUntil(() => t.gw.engine.sessionCount() === 1, 1000, 'the dead session to be removed');
   });
