@@ -243,7 +243,15 @@ function linkTree(src: string, dst: string, skipNodeModules: boolean): void {
     const d = path.join(dst, e.name);
     if (e.isDirectory()) linkTree(s, d, false);
     else if (lstatSync(s).isSymbolicLink()) cpSync(s, d, { verbatimSymlinks: true });
-    else linkSync(s, d);
+    else {
+      try {
+        linkSync(s, d);
+      } catch (err) {
+        // Another filesystem (EXDEV) or no hard links: copy instead.
+        if ((err as NodeJS.ErrnoException).code !== 'EXDEV' && (err as NodeJS.ErrnoException).code !== 'EPERM') throw err;
+        cpSync(s, d);
+      }
+    }
   }
 }
 

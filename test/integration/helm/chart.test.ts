@@ -83,6 +83,16 @@ describe.skipIf(!helmEnv)('charts/pcm with helm', () => {
     }
   });
 
+  it('Chart.yaml: apiVersion v2, appVersion = package.json version, kubeVersion enforced (1.24 refused, test bed version accepted)', () => {
+    const chart = parseYaml(readFileSync(path.join(chartDir, 'Chart.yaml'), 'utf8')) as Obj;
+    const pkg = JSON.parse(readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as { version: string };
+    expect(chart).toMatchObject({ apiVersion: 'v2', name: 'pcm', appVersion: pkg.version, kubeVersion: '>=1.25.0-0' });
+    const old = helm.run(['template', 'pcm', chartDir, '--kube-version', '1.24.0']);
+    expect(old.status).not.toBe(0);
+    expect(old.stderr).toMatch(/kubeVersion/);
+    expect(helm.run(['template', 'pcm', chartDir, '--kube-version', kubeVersion()]).status).toBe(0);
+  });
+
   it('default render: ServiceAccount, cluster-scoped RBAC, leader-election Role, operator Deployment; no sample', () => {
     const objs = helm.template();
     expect(objs.map((o) => o.kind).sort()).toEqual(['ClusterRole', 'ClusterRoleBinding', 'Deployment', 'Role', 'RoleBinding', 'ServiceAccount']);
