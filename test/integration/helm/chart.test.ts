@@ -166,6 +166,15 @@ describe.skipIf(!helmEnv)('charts/pcm with helm', () => {
     expect(Buffer.from(data.apiKeys!, 'base64').toString()).toMatch(/^[A-Za-z0-9]{32}$/);
   });
 
+  it('rbac.create=false and an existing ServiceAccount: only the Deployment, using that account; a missing name is refused', () => {
+    const objs = helm.template(['--set', 'rbac.create=false', '--set', 'serviceAccount.create=false', '--set', 'serviceAccount.name=platform-pcm']);
+    expect(objs.map((o) => o.kind)).toEqual(['Deployment']);
+    expect(podSpec(objs[0]!).serviceAccountName).toBe('platform-pcm');
+    const r = helm.run(['template', 'pcm', chartDir, '--kube-version', kubeVersion(), '--set', 'serviceAccount.create=false']);
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(/serviceAccount\.name is required/);
+  });
+
   it('no auth Secret when spec.auth is given or authSecret.create is false', () => {
     const withAuth = helm.template(['--set', 'sampleCluster.enabled=true', '--set', 'sampleCluster.spec.auth.secretName=mine']);
     expect(byKind(withAuth, 'Secret')).toEqual([]);
