@@ -291,22 +291,25 @@ kube_down() {
 # followed by `down kube-full` leaves no etcd or apiserver behind.
 kube_full_down() { kube_down; }
 
-kube_status() {
+# _kube_status_of LABEL COMPONENT...: one line per component, then one summary line.
+_kube_status_of() {
+  local label=$1; shift
   _kube_vars
   local name pid any=1 port
-  for name in "${_KUBE_BASE[@]}" "${_KUBE_FULL[@]}"; do
+  for name in "$@"; do
     if pid=$(_kube_pid "$name"); then
       any=0
       port=$(tr '\0' '\n' < "/proc/$pid/cmdline" | grep -A1 -E -- '^--(listen-client-urls|secure-port|server-address)$' | tail -1 || true)
-      printf 'kube: %-24s running  pid %-8s %s\n' "$name" "$pid" "$port"
+      printf '%s: %-24s running  pid %-8s %s\n' "$label" "$name" "$pid" "$port"
     elif [[ -f $_kube_dir/pids/$name.pid ]]; then
-      printf 'kube: %-24s DEAD     (log %s)\n' "$name" "$_kube_dir/logs/$name.log"
+      printf '%s: %-24s DEAD     (log %s)\n' "$label" "$name" "$_kube_dir/logs/$name.log"
     fi
   done
-  if (( any )); then echo "kube: stopped"; return 0; fi
-  echo "kube: server $(cat "$_kube_dir/server" 2>/dev/null), kubeconfig $_kube_dir/kubeconfig, env $_kube_envfile"
+  if (( any )); then echo "$label: stopped"; return 0; fi
+  echo "$label: server $(cat "$_kube_dir/server" 2>/dev/null), kubeconfig $_kube_dir/kubeconfig, env $_kube_envfile"
 }
-kube_full_status() { kube_status; }
+kube_status() { _kube_status_of kube "${_KUBE_BASE[@]}"; }
+kube_full_status() { _kube_status_of kube-full "${_KUBE_FULL[@]}"; }
 
 if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
   # pcm-services runs the functions under `set -euo pipefail` but always in a tested context
@@ -317,7 +320,8 @@ if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
     up/full) kube_full_up ;;
     down/) kube_down ;;
     down/full) kube_full_down ;;
-    status/*) kube_status ;;
+    status/) kube_status ;;
+    status/full) kube_status; kube_full_status ;;
     *) echo "usage: bash test/services/kube.sh up|down|status [full]" >&2; exit 2 ;;
   esac
 fi
