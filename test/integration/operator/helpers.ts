@@ -106,3 +106,31 @@ export function expectedObjects(name: string, opts: { mqtt?: boolean; pdb?: bool
     ...(discovery ? [`ServiceAccount/${name}-discovery`, `Role/${name}-discovery`, `RoleBinding/${name}-discovery`, `Deployment/${name}-discovery`, `Service/${name}-discovery`] : []),
   ].sort();
 }
+
+type Workload = KubeObject & { spec: { replicas: number }; status?: { observedGeneration?: number; replicas?: number; readyReplicas?: number; updatedReplicas?: number } };
+
+/**
+ * Under kube-full the StatefulSet and Deployment controllers keep changing the workloads'
+ * status (pods come and go), and the PCMCluster status rightly follows. Before asserting
+ * "a pass with nothing changed writes nothing" the tests wait for those controllers to
+ * finish (status matches spec, no pod terminating); on a bare API server this returns at once.
+ */
+export async function settle(kube: KubeClient, namespace: string, full: boolean): Promise<void> {
+  if (!full) return;
+  await until(
+    'workloads settled',
+    async () => {
+      for (const kind of ['StatefulSet', 'Deployment']) {
+        for (const w of (await kube.list<Workload>('apps/v1', kind, namespace)).items) {
+          const s = w.status ?? {};
+          const want = w.spec.replicas;
+          if ((s.observedGeneration ?? 0) < (w.metadata.generation ?? 0) || (s.replicas ?? 0) !== want || (s.readyReplicas ?? 0) !== want || (s.updatedReplicas ?? 0) !== want) return false;
+        }
+      }
+      const pods = await kube.list('v1', 'Pod', namespace);
+      return pods.items.every((p) => !p.metadata.deletionTimestamp);
+    },
+    60_000,
+    100,
+  );
+}

@@ -11,7 +11,7 @@ import { KubeGatewaySource } from '../../../discovery/sources/kube.js';
 import { assignGateway } from '../../../discovery/core/assignment.js';
 import type { GatewaySnapshot } from '../../../discovery/sources/source.js';
 import type { PCMClusterStatus } from '../../../operator/api/schema.js';
-import { clusterObject, clusterRefOf, createNamespace, deleteNamespace, expectedObjects, installCrd, kubeClient, ownedObjects, until } from './helpers.js';
+import { clusterObject, clusterRefOf, createNamespace, deleteNamespace, expectedObjects, installCrd, kubeClient, ownedObjects, settle, until } from './helpers.js';
 
 /**
  * Issue 6 acceptance, runtime half, on the real kube-apiserver: informers + work queue +
@@ -20,6 +20,7 @@ import { clusterObject, clusterRefOf, createNamespace, deleteNamespace, expected
  * about 1/N of 10,000 terminal ids per step.
  */
 const kubeEnv = needService('kube', ['PCM_TEST_KUBECONFIG']);
+const full = kubeEnv?.PCM_TEST_KUBE_FULL === '1';
 
 type Sts = { spec: { replicas: number } };
 
@@ -163,6 +164,11 @@ describe.skipIf(!kubeEnv)('operator runtime against a real kube-apiserver', () =
       await reconcileCluster({ kube: dying, clock: systemClock, log: silentLogger }, { namespace: ns, name }).catch(() => undefined);
       const fresh = kubeClient(kubeEnv!.PCM_TEST_KUBECONFIG!);
       await reconcileCluster({ kube: fresh, clock: systemClock, log: silentLogger }, { namespace: ns, name });
+      if (full) {
+        // kube-full: let the workload controllers finish and absorb their status first.
+        await settle(kube, ns, true);
+        await reconcileCluster({ kube: fresh, clock: systemClock, log: silentLogger }, { namespace: ns, name });
+      }
       const w = fresh.writes;
       await reconcileCluster({ kube: fresh, clock: systemClock, log: silentLogger }, { namespace: ns, name });
       expect(fresh.writes - w, `second pass after a kill at write ${killAfter}`).toBe(0);
