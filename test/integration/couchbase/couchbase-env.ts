@@ -24,11 +24,12 @@ export function couchbaseTestBed(): { config: CouchbaseStoreConfig; mockUrl: str
 }
 
 /**
- * Moves the mock's clock forward (its REST control API), so documents expire as they
- * would on a server after that long: TTL tests never sleep. The mock's resolution is 1 s.
+ * Moves the mock's clock (its REST control API; negative moves it back), so documents
+ * expire as they would on a server after that long: TTL tests never sleep. The mock's
+ * resolution is 1 s. The offset is process-wide: travel back when done.
  */
 export async function mockTimeTravel(mockUrl: string, ms: number): Promise<void> {
-  const secs = Math.ceil(ms / 1000);
+  const secs = Math.sign(ms) * Math.ceil(Math.abs(ms) / 1000);
   const res = await fetch(`${mockUrl}/mock/time_travel?Offset=${secs}`);
   const body = (await res.json()) as { status?: string };
   if (!res.ok || body.status !== 'ok') throw new Error(`CouchbaseMock time_travel failed: ${res.status} ${JSON.stringify(body)}`);

@@ -33,7 +33,11 @@ describe.skipIf(!bed)('Couchbase MessageStore beyond the contract (CouchbaseMock
     expect((await conn.collection.get(keys.counter(t))).content).toEqual({ epoch: r.epoch, seq: 1 });
     // the document itself is gone once the mock's clock passes its expiry (not just filtered)
     await mockTimeTravel(bed!.mockUrl, 6_000);
-    await expect(conn.collection.get(keys.message(t, 1))).rejects.toBeInstanceOf(DocumentNotFoundError);
+    try {
+      await expect(conn.collection.get(keys.message(t, 1))).rejects.toBeInstanceOf(DocumentNotFoundError);
+    } finally {
+      await mockTimeTravel(bed!.mockUrl, -6_000); // the mock's clock is shared by every test file
+    }
     // the counter has no expiry: seqs keep counting
     expect((await store.append({ terminalId: t, payload: '{}', ttlSeconds: 60, messageId: 'm2' }, Date.now())).message.seq).toBe(2);
   });

@@ -26,11 +26,13 @@ describe.skipIf(!bed)('couchbase adapters against CouchbaseMock', () => {
     const clock = new ManualClock(Date.now());
     let store = new CouchbaseMessageStore(conn);
     let own: CouchbaseConnection | undefined;
+    let traveled = 0;
     return {
       store,
       clock,
       timeTravel: async (ms) => {
         await mockTimeTravel(bed!.mockUrl, ms);
+        traveled += ms;
         clock.advance(ms);
       },
       // A new connection (as after a gateway restart) reading what the server kept.
@@ -43,7 +45,9 @@ describe.skipIf(!bed)('couchbase adapters against CouchbaseMock', () => {
       loseCounter: async (t) => {
         await conn.collection.remove(keys.counter(t));
       },
+      // The mock's clock is shared by every test file: put it back (docs/testing.md).
       cleanup: async () => {
+        if (traveled) await mockTimeTravel(bed!.mockUrl, -traveled);
         await own?.close();
       },
     };
@@ -51,14 +55,18 @@ describe.skipIf(!bed)('couchbase adapters against CouchbaseMock', () => {
 
   sessionDirectoryContract('couchbase', async () => {
     const clock = new ManualClock(Date.now());
+    let traveled = 0;
     return {
       directory: new CouchbaseSessionDirectory(conn, clock),
       clock,
       timeTravel: async (ms) => {
         await mockTimeTravel(bed!.mockUrl, ms);
+        traveled += ms;
         clock.advance(ms);
       },
-      cleanup: async () => undefined,
+      cleanup: async () => {
+        if (traveled) await mockTimeTravel(bed!.mockUrl, -traveled);
+      },
     };
   });
 });
