@@ -110,6 +110,10 @@ describe.skipIf(!helmEnv || !kubeEnv)('helm install / upgrade / uninstall on kub
         }
         need.push({ verb: 'list', resource: 'pods', namespace }, { verb: 'watch', resource: 'pods', namespace }, { verb: 'create', resource: 'events', namespace });
       }
+      // Cluster-scope informers list and watch across all namespaces (no namespace in the request).
+      for (const [group, resource] of [['pcm.dev', 'pcmclusters'], ['apps', 'statefulsets'], ['apps', 'deployments'], ['', 'services'], ['', 'configmaps'], ['policy', 'poddisruptionbudgets'], ['', 'pods']]) {
+        for (const verb of ['list', 'watch']) need.push({ verb, group, resource });
+      }
       need.push(
         { verb: 'create', group: 'coordination.k8s.io', resource: 'leases', namespace: ns },
         { verb: 'get', group: 'coordination.k8s.io', resource: 'leases', namespace: ns, name: OPERATOR },

@@ -58,6 +58,11 @@ describe.skipIf(!helmEnv || !kubeEnv)('the chart sample PCMCluster reconciles to
       ],
       240_000,
     );
+    // Namespace scope: the rights end at the watched namespace.
+    const sa = `system:serviceaccount:${ns}:pcm-operator`;
+    expect(await kube.can(sa, [], { verb: 'list', group: 'pcm.dev', resource: 'pcmclusters', namespace: ns })).toBe(true);
+    expect(await kube.can(sa, [], { verb: 'list', group: 'pcm.dev', resource: 'pcmclusters' })).toBe(false);
+    expect(await kube.can(sa, [], { verb: 'create', group: 'apps', resource: 'statefulsets', namespace: 'default' })).toBe(false);
     const sample = await kube.get<Cluster>('pcm.dev/v1alpha1', 'PCMCluster', 'pcm', ns);
     expect(sample?.spec).toMatchObject({ gateways: { replicas: 2, image: 'pcm:0.1.0' }, auth: { secretName: 'pcm-auth' } });
 
