@@ -100,14 +100,21 @@ export class Operator {
         if (instance && obj.metadata.namespace) enqueue(`${obj.metadata.namespace}/${instance}`);
       }),
     );
-    await Promise.all(this.informers.map((i) => i.start()));
+    const aborted = new Promise<void>((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true })));
+    // A missing CRD or an unreachable API server keeps the informers from syncing; losing the
+    // lease meanwhile must still end leading.
+    await Promise.race([Promise.all(this.informers.map((i) => i.start())), aborted]);
+    if (signal.aborted) {
+      await this.shutdownWork();
+      return;
+    }
     log.info({ namespace: this.opts.namespace ?? '(all)', clusters: clusters.list().length }, 'informers synced');
     const resync = () => clusters.list().forEach((c) => enqueue(keyOf(c)));
     resync();
     this.resyncTimer = setInterval(resync, this.opts.resyncMs ?? 60_000);
     this.resyncTimer.unref();
     this.worker = this.work();
-    await new Promise<void>((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true })));
+    await aborted;
     await this.shutdownWork();
   }
 

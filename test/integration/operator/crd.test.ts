@@ -10,7 +10,7 @@ import { clusterObject, clusterRefOf, createNamespace, deleteNamespace, installC
  */
 const kubeEnv = needService('kube', ['PCM_TEST_KUBECONFIG']);
 
-describe.skipIf(!kubeEnv)('PCMCluster CRD on a real kube-apiserver', () => {
+describe.skipIf(!kubeEnv)('PCMCluster CRD on a real kube-apiserver', { timeout: 60_000 }, () => {
   let kube: KubeClient;
   let ns: string;
   beforeAll(async () => {

@@ -23,7 +23,7 @@ const kubeEnv = needService('kube-full', ['PCM_TEST_KUBECONFIG', 'PCM_TEST_KUBE_
 
 type Timeline = { t: number; what: string }[];
 
-describe.skipIf(!kubeEnv)('operator under kube-full (real pod lifecycle via kwok)', () => {
+describe.skipIf(!kubeEnv)('operator under kube-full (real pod lifecycle via kwok)', { timeout: 300_000 }, () => {
   let kube: KubeClient;
   let ns: string;
   let op: StartedOperator | undefined;

@@ -21,7 +21,7 @@ const full = kubeEnv?.PCM_TEST_KUBE_FULL === '1';
 type Sts = KubeObject & { spec: { replicas: number; template: { spec: { containers: { image: string }[] } } } };
 type Doc = { generation: number; gateways: { id: string; draining: boolean; drainDeadline?: string; websocketUrl: string }[] };
 
-describe.skipIf(!kubeEnv)('reconcile pass against a real kube-apiserver', () => {
+describe.skipIf(!kubeEnv)('reconcile pass against a real kube-apiserver', { timeout: 120_000 }, () => {
   let kube: KubeClient;
   let ns: string;
   const clock = new ManualClock(Date.parse('2026-11-27T00:00:00Z'));

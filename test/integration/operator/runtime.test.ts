@@ -24,7 +24,7 @@ const full = kubeEnv?.PCM_TEST_KUBE_FULL === '1';
 
 type Sts = { spec: { replicas: number } };
 
-describe.skipIf(!kubeEnv)('operator runtime against a real kube-apiserver', () => {
+describe.skipIf(!kubeEnv)('operator runtime against a real kube-apiserver', { timeout: 180_000 }, () => {
   let kube: KubeClient;
   let ns: string;
   const running: StartedOperator[] = [];
