@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { LookupInSpec, MutateInSpec, type GetResult } from 'couchbase';
 import { sleep } from '../../../common/backoff.js';
 import { PcmError } from '../../../common/errors.js';
+import { silentLogger, type Logger } from '../../../common/logger.js';
 import type {
   AckResult,
   AppendResult,
@@ -62,6 +63,8 @@ export interface CouchbaseMessageStoreOptions {
   idempotencyStaleMs?: number;
   /** How long an append waits for a concurrent append with the same idempotency key. */
   idempotencyWaitMs?: number;
+  /** Where best-effort failures after the commit point are reported (default: silent). */
+  logger?: Logger;
 }
 
 /**
@@ -80,6 +83,7 @@ export class CouchbaseMessageStore implements MessageStore {
   private readonly idemStaleMs: number;
   private readonly idemWaitMs: number;
   private closed = false;
+  private readonly log: Logger;
 
   constructor(
     readonly conn: CouchbaseConnection,
@@ -88,6 +92,7 @@ export class CouchbaseMessageStore implements MessageStore {
     this.batchSize = opts.batchSize ?? 256;
     this.idemStaleMs = opts.idempotencyStaleMs ?? 30_000;
     this.idemWaitMs = opts.idempotencyWaitMs ?? 3_000;
+    this.log = opts.logger ?? silentLogger;
   }
 
   /** Connects (waitUntilReady, bounded retries) and returns a store that owns the connection. */
@@ -123,7 +128,11 @@ export class CouchbaseMessageStore implements MessageStore {
     }
     // Committed. From here on failures must not turn into a 503 for a stored message.
     if (msg.collapseKey !== undefined) {
-      const collapsedSeq = await this.collapse(msg, result).catch(() => undefined);
+      const collapsedSeq = await this.collapse(msg, result).catch((err: unknown) => {
+        // The older message may stay pending too: a duplicate-ish delivery, never a loss.
+        this.log.warn({ err, terminalId: t, seq: result.message.seq }, 'collapse bookkeeping failed after the message was stored');
+        return undefined;
+      });
       if (collapsedSeq !== undefined) result.collapsedSeq = collapsedSeq;
     }
     if (msg.idempotencyKey !== undefined) {
@@ -132,7 +141,10 @@ export class CouchbaseMessageStore implements MessageStore {
         .op('record idempotency result', () =>
           this.coll.upsert(keys.idempotency(t, msg.idempotencyKey!), doc, { expiry: idempotencyTtlSeconds(msg.ttlSeconds) }),
         )
-        .catch(() => undefined);
+        .catch((err: unknown) => {
+          // A sender retry finds the record pending and takes it over once stale: at worst a second copy.
+          this.log.warn({ err, terminalId: t, seq: result.message.seq }, 'recording the idempotency result failed after the message was stored');
+        });
     }
     return result;
   }
