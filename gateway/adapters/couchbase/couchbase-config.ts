@@ -8,14 +8,14 @@ import { PcmError } from '../../../common/errors.js';
  * a mounted secret), and `couchbaseConfigFrom(config)` turns it into the adapter's options.
  */
 export const couchbaseConfigProperties = {
-  couchbaseConnectionString: Type.String({ default: '', description: 'Couchbase connection string, e.g. couchbase://10.0.0.5 (required with PCM_STORE=couchbase)' }),
-  couchbaseBucket: Type.String({ default: 'pcm', minLength: 1, description: 'Couchbase bucket holding the message store' }),
-  couchbaseScope: Type.String({ default: '_default', minLength: 1, description: 'Scope inside the bucket' }),
-  couchbaseCollection: Type.String({ default: '_default', minLength: 1, description: 'Collection inside the scope' }),
-  couchbaseUsername: Type.String({ default: '', description: 'Couchbase RBAC user' }),
-  couchbasePassword: Type.String({ default: '', description: 'Couchbase password (or PCM_COUCHBASE_PASSWORD_FILE)' }),
-  couchbaseKvTimeoutMs: Type.Integer({ default: 2500, minimum: 100, description: 'Per key-value operation timeout (ms)' }),
-  couchbaseConnectTimeoutMs: Type.Integer({ default: 10_000, minimum: 500, description: 'waitUntilReady budget per connect attempt (ms)' }),
+  couchbaseConnectionString: Type.String({ default: '', description: 'Couchbase connection string, e.g. `couchbase://10.0.0.5` (required when PCM_STORE=couchbase).' }),
+  couchbaseBucket: Type.String({ default: 'pcm', minLength: 1, description: 'Couchbase bucket holding the message store and presence records.' }),
+  couchbaseScope: Type.String({ default: '_default', minLength: 1, description: 'Scope inside the bucket.' }),
+  couchbaseCollection: Type.String({ default: '_default', minLength: 1, description: 'Collection inside the scope.' }),
+  couchbaseUsername: Type.String({ default: '', description: 'Couchbase RBAC user.' }),
+  couchbasePassword: Type.String({ default: '', description: 'Couchbase password (prefer PCM_COUCHBASE_PASSWORD_FILE, a mounted secret).' }),
+  couchbaseKvTimeoutMs: Type.Integer({ default: 2500, minimum: 100, description: 'Timeout of one key-value operation (ms); each is retried up to 3 times on transient errors.' }),
+  couchbaseConnectTimeoutMs: Type.Integer({ default: 10_000, minimum: 500, description: 'waitUntilReady budget per connect attempt (ms); up to 5 attempts with backoff.' }),
 };
 
 export interface CouchbaseStoreConfig {
