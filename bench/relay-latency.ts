@@ -1,7 +1,7 @@
 /**
  * Cross-gateway vs same-gateway delivery latency (issue 5 "Numbers"), part of
- * bench/relay.bench.ts (`--part latency`). Two real gateway processes (the multi-gateway
- * test harness) on the test bed's Kafka and a shared store; one raw WebSocket terminal on
+ * bench/relay.bench.ts (`--part latency`). Two real gateway processes (`pcm gateway`, via the
+ * multi-gateway test harness) on the test bed's Kafka and a shared store; one raw WebSocket terminal on
  * gateway A that acks every message at once. Messages are posted one at a time, alternately
  * to A (terminal local: pushed directly) and to B (stored, then relayed to A over Kafka);
  * latency = POST sent -> message frame received by the terminal.
@@ -41,12 +41,12 @@ export async function latencyMain(): Promise<void> {
     apiKey: 'key-' + randomBytes(8).toString('hex'),
     storeEnv:
       store === 'sqlite'
-        ? { PCM_TEST_SQLITE_FILE: path.join(dir, 'pcm.db') }
+        ? { PCM_DATA_DIR: dir, PCM_SQLITE_SYNCHRONOUS: 'NORMAL' }
         : {
-            PCM_TEST_COUCHBASE_CONNSTR: env.PCM_TEST_COUCHBASE_CONNSTR ?? '',
-            PCM_TEST_COUCHBASE_BUCKET: env.PCM_TEST_COUCHBASE_BUCKET ?? 'pcm',
-            PCM_TEST_COUCHBASE_USERNAME: env.PCM_TEST_COUCHBASE_USERNAME ?? 'Administrator',
-            PCM_TEST_COUCHBASE_PASSWORD: env.PCM_TEST_COUCHBASE_PASSWORD ?? 'password',
+            PCM_COUCHBASE_CONNECTION_STRING: env.PCM_TEST_COUCHBASE_CONNSTR ?? '',
+            PCM_COUCHBASE_BUCKET: env.PCM_TEST_COUCHBASE_BUCKET ?? 'pcm',
+            PCM_COUCHBASE_USERNAME: env.PCM_TEST_COUCHBASE_USERNAME ?? 'Administrator',
+            PCM_COUCHBASE_PASSWORD: env.PCM_TEST_COUCHBASE_PASSWORD ?? 'password',
           },
     heartbeatSeconds: 30,
   };

@@ -28,10 +28,19 @@ export class PrivateKafka {
 
   static async up(timeoutMs = 240_000): Promise<PrivateKafka> {
     const dir = mkdtempSync(path.join(tmpdir(), 'pcm-relay-kafka-'));
-    await run('bash', [path.join(repoRoot, 'test/services/pcm-services'), 'up', 'kafka'], {
-      env: { ...process.env, PCM_SERVICES_DIR: dir },
-      timeout: timeoutMs,
-    });
+    // Up to 3 attempts: kafka.sh draws a random cluster id, and one that starts with "-"
+    // (1 in 64) is taken for an option by StorageTool's argument parser (reported to the test bed).
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await run('bash', [path.join(repoRoot, 'test/services/pcm-services'), 'up', 'kafka'], {
+          env: { ...process.env, PCM_SERVICES_DIR: dir },
+          timeout: timeoutMs,
+        });
+        break;
+      } catch (err) {
+        if (attempt >= 3) throw err;
+      }
+    }
     const envText = readFileSync(path.join(dir, 'kafka.env'), 'utf8');
     const brokers = /^PCM_TEST_KAFKA_BROKERS=(.*)$/m.exec(envText)?.[1];
     if (!brokers) throw new Error(`private Kafka: no PCM_TEST_KAFKA_BROKERS in ${dir}/kafka.env`);

@@ -2,12 +2,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import type { AddressInfo } from 'node:net';
-import type { KafkaRelayStats } from '../../../gateway/adapters/kafka/kafka-relay.js';
+import { Kafka, logLevel } from 'kafkajs';
 import { repoRoot } from '../../services/env.js';
 
-const CHILD = path.join(path.dirname(fileURLToPath(import.meta.url)), 'gateway-child.ts');
+const PCM = path.join(repoRoot, 'bin', 'pcm.js');
 
 export interface FleetSettings {
   brokers: string;
@@ -15,18 +14,23 @@ export interface FleetSettings {
   store: 'sqlite' | 'couchbase';
   secret: string;
   apiKey: string;
-  /** env for the store: PCM_TEST_SQLITE_FILE or PCM_TEST_COUCHBASE_*. */
+  /** env for the store: PCM_DATA_DIR (shared SQLite files) or PCM_COUCHBASE_*. */
   storeEnv: Record<string, string>;
   heartbeatSeconds?: number;
 }
 
-/** One gateway OS process (gateway-child.ts); `kill9` is a real SIGKILL. */
+/**
+ * One gateway OS process: `node bin/pcm.js gateway` (production wiring, gateway/main.ts),
+ * configured through PCM_* env vars; `kill9` is a real SIGKILL. Ports are ephemeral and read
+ * from the "gateway listening" log line.
+ */
 export class GatewayProc {
   httpPort = 0;
   mqttPort = 0;
   exited: Promise<number | null>;
   private waiters: Array<(obj: Record<string, unknown>) => boolean> = [];
   readonly stderr: string[] = [];
+  readonly stdout: string[] = [];
 
   private constructor(
     readonly id: string,
@@ -34,11 +38,13 @@ export class GatewayProc {
   ) {
     this.exited = new Promise((r) => child.once('exit', (code) => r(code)));
     createInterface({ input: child.stdout! }).on('line', (line) => {
+      this.stdout.push(line);
+      if (this.stdout.length > 200) this.stdout.shift();
       let obj: Record<string, unknown>;
       try {
         obj = JSON.parse(line);
       } catch {
-        return; // a log line
+        return;
       }
       this.waiters = this.waiters.filter((w) => !w(obj));
     });
@@ -63,21 +69,22 @@ export class GatewayProc {
       PCM_TERMINAL_JWT_SECRET: fleet.secret,
       PCM_API_KEYS: fleet.apiKey,
       PCM_HEARTBEAT_SECONDS: String(fleet.heartbeatSeconds ?? 2),
-      PCM_LOG_LEVEL: process.env.PCM_TEST_LOG_LEVEL ?? 'warn',
+      // info: the "gateway listening" line carries the bound ports.
+      PCM_LOG_LEVEL: 'info',
     };
-    const child = spawn(process.execPath, ['--import', 'tsx', CHILD], { cwd: repoRoot, env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [PCM, 'gateway'], { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
     const gp = new GatewayProc(id, child);
     const ready = await Promise.race([
-      gp.next((o) => o.event === 'ready' || o.event === 'error'),
-      gp.exited.then((code): Record<string, unknown> => ({ event: 'exit', code })),
-      new Promise<Record<string, unknown>>((r) => setTimeout(() => r({ event: 'timeout' }), timeoutMs)),
+      gp.next((o) => o.msg === 'gateway listening' || (typeof o.level === 'number' && o.level >= 60)),
+      gp.exited.then((code): Record<string, unknown> => ({ msg: 'exited', code })),
+      new Promise<Record<string, unknown>>((r) => setTimeout(() => r({ msg: 'timeout' }), timeoutMs)),
     ]);
-    if (ready.event !== 'ready') {
+    if (ready.msg !== 'gateway listening') {
       child.kill('SIGKILL');
-      throw new Error(`gateway ${id} did not start (${JSON.stringify(ready)}):\n${gp.stderr.slice(-20).join('\n')}`);
+      throw new Error(`gateway ${id} did not start (${JSON.stringify(ready)}):\n${[...gp.stdout, ...gp.stderr].slice(-20).join('\n')}`);
     }
-    gp.httpPort = ready.httpPort as number;
-    gp.mqttPort = ready.mqttPort as number;
+    gp.httpPort = Number(new URL(ready.http as string).port);
+    gp.mqttPort = Number(new URL(ready.mqtt as string).port);
     return gp;
   }
 
@@ -101,14 +108,6 @@ export class GatewayProc {
     return `mqtt://127.0.0.1:${this.mqttPort}`;
   }
 
-  /** The relay counters of this process (KafkaRelayBus.stats()). */
-  async stats(): Promise<KafkaRelayStats> {
-    const p = this.next((o) => o.event === 'stats');
-    this.child.stdin!.write('stats\n');
-    const o = await Promise.race([p, new Promise<never>((_, rej) => setTimeout(() => rej(new Error(`gateway ${this.id}: no stats answer`)), 5_000))]);
-    return o as unknown as KafkaRelayStats;
-  }
-
   kill9(): void {
     this.child.kill('SIGKILL');
   }
@@ -119,6 +118,26 @@ export class GatewayProc {
     const t = setTimeout(() => this.child.kill('SIGKILL'), 15_000);
     await this.exited;
     clearTimeout(t);
+  }
+}
+
+/**
+ * Records ever written to each relay topic (sum of partition high watermarks; 0 when the
+ * topic does not exist). Counted on the broker, so it covers every record a gateway could
+ * consume: a bystander whose own topic and the broadcast topic did not grow consumed nothing.
+ */
+export async function topicRecords(brokers: string, topics: string[]): Promise<Record<string, number>> {
+  const admin = new Kafka({ clientId: 'pcm-test-offsets', brokers: brokers.split(','), logLevel: logLevel.NOTHING }).admin();
+  await admin.connect();
+  try {
+    const existing = new Set(await admin.listTopics());
+    const out: Record<string, number> = {};
+    for (const t of topics) {
+      out[t] = existing.has(t) ? (await admin.fetchTopicOffsets(t)).reduce((sum, p) => sum + Number(p.high), 0) : 0;
+    }
+    return out;
+  } finally {
+    await admin.disconnect();
   }
 }
 
