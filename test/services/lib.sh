@@ -74,7 +74,8 @@ pcm_with_lock() {
       pcm_log "$name: waiting for another process filling the cache"
       flock 9
     fi
-    "$@"
+    # A subshell: PCM_FAIL_REASON set by "$@" would be lost, so say it here.
+    "$@" || { rc=$?; [[ -z ${PCM_FAIL_REASON:-} ]] || pcm_log "$name: $PCM_FAIL_REASON"; exit "$rc"; }
   )
 }
 
