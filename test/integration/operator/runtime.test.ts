@@ -8,6 +8,8 @@ import { startOperator, type StartedOperator } from '../../../operator/main.js';
 import type { KubeClient } from '../../../operator/kube/client.js';
 import { reconcileCluster } from '../../../operator/controller/reconcile.js';
 import { KubeGatewaySource } from '../../../discovery/sources/kube.js';
+import { LeaderElector } from '../../../operator/kube/leader.js';
+import { ManualClock } from '../../../common/clock.js';
 import { assignGateway } from '../../../discovery/core/assignment.js';
 import type { GatewaySnapshot } from '../../../discovery/sources/source.js';
 import type { PCMClusterStatus } from '../../../operator/api/schema.js';
@@ -98,6 +100,22 @@ describe.skipIf(!kubeEnv)('operator runtime against a real kube-apiserver', { ti
       if (done[i]!.who !== done[i - 1]!.who) expect(done[i]!.start).toBeGreaterThanOrEqual(done[i - 1]!.end!);
     }
     expect(new Set(done.map((d) => d.who)).size).toBe(2);
+  });
+
+  it('Lease races: of three candidates for a free or expired Lease exactly one wins, every round', async () => {
+    const clocks = [0, 1, 2].map(() => new ManualClock(1_000_000));
+    const candidates = clocks.map(
+      (clock, i) => new LeaderElector(kubeClient(kubeEnv!.PCM_TEST_KUBECONFIG!), { namespace: ns, name: 'race', identity: `c${i}`, leaseDurationMs: 5_000, renewDeadlineMs: 3_000, clock, log: silentLogger }),
+    );
+    for (let round = 0; round < 6; round++) {
+      const wins = await Promise.all(candidates.map((c) => c.tryAcquireOrRenew()));
+      expect(wins.filter(Boolean).length, `round ${round}: ${wins}`).toBe(1);
+      // While the winner's lease is fresh nobody else gets it.
+      const winner = wins.indexOf(true);
+      const again = await Promise.all(candidates.map((c, i) => (i === winner ? Promise.resolve(false) : c.tryAcquireOrRenew())));
+      expect(again.some(Boolean)).toBe(false);
+      for (const c of clocks) c.advance(6_000); // the lease expires for everyone
+    }
   });
 
   it('discovery follows the assignments ConfigMap by watch; each step moves about 1/N of 10,000 terminals', async () => {
