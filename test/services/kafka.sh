@@ -117,8 +117,14 @@ EOF
   read -r -a heap <<<"$KAFKA_HEAP_OPTS"
 
   # A KRaft log dir must be formatted with a cluster id before the first start. 22 chars of
-  # URL-safe base64 over 16 random bytes is Kafka's own Uuid format.
-  cid=$(node -e 'process.stdout.write(require("crypto").randomBytes(16).toString("base64url"))')
+  # URL-safe base64 over 16 random bytes is Kafka's own Uuid format; like Kafka's
+  # Uuid.randomUuid(), redraw ids starting with "-", which StorageTool's argument parser would
+  # take for an option (1 in 64 starts failed that way).
+  cid=$(node -e '
+    const { randomBytes } = require("crypto");
+    let id;
+    do id = randomBytes(16).toString("base64url"); while (id.startsWith("-"));
+    process.stdout.write(id);')
   pcm_log "kafka: formatting KRaft storage (cluster $cid)"
   if ! java -Xmx256m "${common[@]}" kafka.tools.StorageTool format -t "$cid" \
     -c "$state/server.properties" >"$log.format" 2>&1; then
