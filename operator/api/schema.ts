@@ -88,7 +88,7 @@ export const DiscoverySpecSchema = Type.Object(
 
 export const KafkaSpecSchema = Type.Object({
   brokers: Type.Array(Type.String({ minLength: 1, pattern: '^[^\\s,]+:[0-9]{1,5}$' }), { minItems: 1, description: '`host:port` bootstrap brokers.' }),
-  topicPrefix: Type.String({ default: 'pcm.', maxLength: 200, pattern: '^[a-zA-Z0-9._-]*$' }),
+  topicPrefix: Type.String({ default: 'pcm', maxLength: 200, pattern: '^[a-zA-Z0-9._-]*$', description: 'Prefix of the relay topics (the gateway\'s PCM_KAFKA_TOPIC_PREFIX).' }),
 });
 
 const SecretName = (description: string) => Type.String({ pattern: '^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$', maxLength: 253, description });
@@ -108,7 +108,7 @@ export const LimitsSpecSchema = Type.Object(
 );
 
 export const AuthSpecSchema = Type.Object({
-  secretName: SecretName('Secret with `jwtSecret` (terminal JWT HS256 key, gateways and discovery) and `apiKeys` (sender API keys, comma-separated).'),
+  secretName: SecretName('Secret with `jwtSecret` (terminal JWT HS256 key, gateways and discovery) and `apiKeys` (sender API keys, comma-separated). Without `spec.auth` the operator uses `<cluster>-auth`.'),
 });
 
 export const PCMClusterSpecSchema = Type.Object({

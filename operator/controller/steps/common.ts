@@ -21,7 +21,11 @@ export const names = (cluster: string) => ({
   discoveryServiceAccount: `${cluster}-discovery`,
   discoveryRole: `${cluster}-discovery`,
   assignments: `${cluster}-assignments`,
+  /** Default auth Secret when spec.auth is not given (gateways and discovery refuse to start without these keys). */
+  authSecret: `${cluster}-auth`,
 });
+
+export const authSecretName = (c: PCMCluster) => c.spec.auth?.secretName ?? names(c.metadata.name).authSecret;
 
 /** Gateway id = StatefulSet pod name: stable across restarts, carries the ordinal. */
 export const gatewayId = (cluster: string, ordinal: number) => `${names(cluster).gatewayStatefulSet}-${ordinal}`;

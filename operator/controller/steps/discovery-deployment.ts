@@ -1,6 +1,6 @@
 import type { PCMCluster } from '../../api/schema.js';
 import type { KubeObject } from '../../kube/object.js';
-import { labels, meta, names, selectorLabels } from './common.js';
+import { authSecretName, labels, meta, names, selectorLabels } from './common.js';
 import { secretEnv } from './gateway-statefulset.js';
 
 /**
@@ -20,7 +20,7 @@ export function desiredDiscoveryDeployment(cluster: PCMCluster): KubeObject | un
     { name: 'PCM_GATEWAYS_CONFIG_MAP', value: n.assignments },
     { name: 'PCM_KUBE_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
   ];
-  if (cluster.spec.auth) env.push(secretEnv('PCM_TERMINAL_JWT_SECRET', cluster.spec.auth.secretName, 'jwtSecret'));
+  env.push(secretEnv('PCM_TERMINAL_JWT_SECRET', authSecretName(cluster), 'jwtSecret'));
   const container: Record<string, unknown> = {
     name: 'discovery',
     image: cluster.spec.gateways.image,

@@ -1,6 +1,6 @@
 import type { PCMCluster } from '../../api/schema.js';
 import type { KubeObject } from '../../kube/object.js';
-import { ASSIGNMENTS_KEY, ASSIGNMENTS_MOUNT_DIR, meta, names, selectorLabels, labels } from './common.js';
+import { ASSIGNMENTS_KEY, ASSIGNMENTS_MOUNT_DIR, authSecretName, meta, names, selectorLabels, labels } from './common.js';
 
 /**
  * The gateway StatefulSet (DESIGN.md section 3: routing needs stable gateway ids). The pod
@@ -40,7 +40,9 @@ export function envFor(cluster: PCMCluster): Record<string, unknown>[] {
       env.push(secretEnv('PCM_COUCHBASE_USERNAME', s.couchbase.credentialsSecret, 'username'), secretEnv('PCM_COUCHBASE_PASSWORD', s.couchbase.credentialsSecret, 'password'));
     }
   }
-  if (s.auth) env.push(secretEnv('PCM_TERMINAL_JWT_SECRET', s.auth.secretName, 'jwtSecret'), secretEnv('PCM_API_KEYS', s.auth.secretName, 'apiKeys'));
+  // Both are required by the gateway's config; a missing Secret shows as CreateContainerConfigError on the pod.
+  const auth = authSecretName(cluster);
+  env.push(secretEnv('PCM_TERMINAL_JWT_SECRET', auth, 'jwtSecret'), secretEnv('PCM_API_KEYS', auth, 'apiKeys'));
   return env;
 }
 

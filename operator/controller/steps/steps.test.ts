@@ -25,6 +25,10 @@ describe('builders (pure desiredX(cluster))', () => {
     expect(env.PCM_ASSIGNMENTS_FILE).toBe('/etc/pcm/assignments/gateways.json');
     expect(env.PCM_KAFKA_BROKERS).toBe('kafka:9092');
     expect(env.PCM_COUCHBASE_PASSWORD).toEqual({ secretKeyRef: { name: 'cb-creds', key: 'password' } });
+    expect(env.PCM_TERMINAL_JWT_SECRET).toEqual({ secretKeyRef: { name: 'demo-auth', key: 'jwtSecret' } }); // default auth Secret
+    expect(env.PCM_API_KEYS).toEqual({ secretKeyRef: { name: 'demo-auth', key: 'apiKeys' } });
+    const withAuth = desiredGatewayStatefulSet(sampleCluster({ auth: { secretName: 'fleet-keys' } }), 1) as Any;
+    expect(withAuth.spec.template.spec.containers[0].env.find((e: Any) => e.name === 'PCM_API_KEYS').valueFrom.secretKeyRef.name).toBe('fleet-keys');
     expect(sts.spec.template.spec.volumes).toEqual([{ name: 'assignments', configMap: { name: 'demo-assignments' } }]);
     expect(sts.spec.selector.matchLabels).toEqual(sts.spec.template.metadata.labels && { 'app.kubernetes.io/name': 'pcm', 'app.kubernetes.io/instance': 'demo', 'app.kubernetes.io/component': 'gateway' });
   });
