@@ -244,5 +244,15 @@ describe.skipIf(!kafka).each(stores)('three gateway processes, Kafka relay, %s s
     await sleep(500);
     expect(app.ns()).toEqual(Array.from({ length: n }, (_, i) => i + 1));
     expect(app.gateways.at(-1)).toBe('gw2');
-  }, 120_000);
+
+    // The crashed gateway comes back under the same id (a StatefulSet pod restart): its Kafka
+    // group rejoins once the dead member's session expired, and relayed messages reach it again.
+    await gw3.exited;
+    gw3 = await GatewayProc.start('gw3', fleet);
+    const back = await App.start(fleet, tid('back'), { url: gw3.wsUrl });
+    apps.push(back);
+    for (let i = 1; i <= 5; i++) await send(gw1, back.terminalId, i);
+    await until(() => back.handled.length >= 5, 30_000, 'messages on the restarted gw3');
+    expect(back.ns()).toEqual([1, 2, 3, 4, 5]);
+  }, 180_000);
 });
