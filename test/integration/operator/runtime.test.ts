@@ -118,9 +118,31 @@ describe.skipIf(!kubeEnv)('operator runtime against a real kube-apiserver', { ti
     }
   });
 
+  it('a leader whose Lease is taken over stops reconciling at once (done() resolves, no more passes)', async () => {
+    await Promise.all(running.map((r) => r.stop())); // release the Lease held since the first test
+    const op = start('usurped');
+    await until('leader', () => op.operator.isLeader, 15_000, 50);
+    const ref = { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', namespace: ns, name: 'pcm-operator' } as const;
+    const lease = (await kube.get(ref))!;
+    const now = new Date().toISOString().replace('Z', '000Z');
+    await kube.replace({ ...lease, spec: { ...(lease.spec as object), holderIdentity: 'intruder', renewTime: now, acquireTime: now, leaseDurationSeconds: 60 } });
+    const t0 = Date.now();
+    await op.operator.done();
+    expect(Date.now() - t0).toBeLessThan(5_000);
+    expect(op.operator.isLeader).toBe(false);
+    const passes = op.operator.passes;
+    await kube.mergePatch(clusterRefOf(ns, 'alpha'), { spec: { replicas: 3 } }, 'scale');
+    await new Promise((r) => setTimeout(r, 1_000));
+    expect(op.operator.passes).toBe(passes);
+    expect((await sts('alpha'))!.spec.replicas).toBe(4);
+    await kube.delete(ref); // free it for the next test
+  });
+
   it('discovery follows the assignments ConfigMap by watch; each step moves about 1/N of 10,000 terminals', async () => {
     const kc = new KubeConfig();
     kc.loadFromFile(kubeEnv!.PCM_TEST_KUBECONFIG!);
+    const runner = start('discovery-runner'); // earlier tests stopped their replicas
+    await until('leader', () => runner.operator.isLeader, 15_000, 50);
     await kube.create(clusterObject(ns, 'beta', { replicas: 3, drainSeconds: 2 }));
     const source = new KubeGatewaySource({ namespace: ns, configMapName: 'beta-assignments', key: 'gateways.json', logger: silentLogger, kubeConfig: kc });
     const seen: GatewaySnapshot[] = [];
