@@ -54,6 +54,8 @@ export interface KafkaRelayStats extends RelayBusStats {
   decodeErrors: number;
   consumerCrashes: number;
   consumerRebuilds: number;
+  /** Group joins that did not assign this gateway all its partitions (duplicate gateway id). */
+  assignmentWarnings: number;
   publishRequests: number;
   publishErrors: number;
   publishExpired: number;
@@ -100,6 +102,7 @@ export class KafkaRelayBus implements RelayBus {
     decodeErrors: 0,
     consumerCrashes: 0,
     consumerRebuilds: 0,
+    assignmentWarnings: 0,
   };
 
   constructor(options: KafkaRelayOptions) {
@@ -241,6 +244,7 @@ export class KafkaRelayBus implements RelayBus {
       if ([...leaders].every((n) => fetchedFrom.has(n))) readyResolve();
     });
     consumer.on(consumer.events.CRASH, (e) => this.onCrash(consumer, e.payload.error, e.payload.restart));
+    consumer.on(consumer.events.GROUP_JOIN, (e) => this.checkAssignment(e.payload.memberAssignment));
     consumer.on(consumer.events.REBALANCING, () => this.log.info('relay: consumer group rebalancing'));
     await consumer.connect();
     await consumer.subscribe({ topics: [this.ownTopic, this.topics.broadcast], fromBeginning: false });
@@ -250,6 +254,21 @@ export class KafkaRelayBus implements RelayBus {
     offJoin();
     offFetch();
     if (!ok) throw new PcmError('PCM_ERR_RELAY_UNAVAILABLE', `relay: the Kafka consumer did not join group ${this.topics.group(this.gatewayId!)} in time`);
+  }
+
+  /**
+   * A gateway is the only member of its group, so it is assigned every partition of both
+   * topics. Anything less means another process joined as the same gateway (duplicate
+   * PCM_GATEWAY_ID): the partitions are split and each process misses part of its events.
+   */
+  private checkAssignment(assignment: Record<string, number[]>): void {
+    const missing = [this.ownTopic, this.topics.broadcast].filter((t) => !(assignment[t]?.length));
+    if (missing.length === 0) return;
+    this.counters.assignmentWarnings++;
+    this.log.error(
+      { missing, assignment, group: this.topics.group(this.gatewayId!) },
+      'relay: this gateway was not assigned all of its relay partitions: another process runs with the same gateway id?',
+    );
   }
 
   private async onMessage({ topic, message }: EachMessagePayload): Promise<void> {
