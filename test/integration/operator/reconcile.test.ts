@@ -49,6 +49,27 @@ describe.skipIf(!kubeEnv)('reconcile pass against a real kube-apiserver', { time
     await settle(kube, ns, true);
     await pass();
   };
+  /** What a gateway does when it holds no sessions any more (docs/operator.md, "What a gateway does"). */
+  const markDrained = async (ordinal: number) => {
+    const podName = `${name}-gateway-${ordinal}`;
+    const ref = { apiVersion: 'v1', kind: 'Pod', namespace: ns, name: podName };
+    if (await kube.get(ref)) return void (await kube.mergePatch(ref, { metadata: { annotations: { 'pcm.dev/drained': 'true' } } }));
+    // A bare API server runs no StatefulSet controller: stand in a pod the way it would be named and
+    // labelled (and no service-account controller: the admission plugin wants the `default` account).
+    const sa = { apiVersion: 'v1', kind: 'ServiceAccount', namespace: ns, name: 'default' };
+    if (!(await kube.get(sa))) await kube.create({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'default', namespace: ns } });
+    await kube.create({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: {
+        name: podName,
+        namespace: ns,
+        labels: { 'app.kubernetes.io/name': 'pcm', 'app.kubernetes.io/instance': name, 'app.kubernetes.io/component': 'gateway', 'app.kubernetes.io/managed-by': 'pcm-operator' },
+        annotations: { 'pcm.dev/drained': 'true' },
+      },
+      spec: { containers: [{ name: 'gateway', image: 'ghcr.io/pcm/pcm:0.2.0' }] },
+    });
+  };
   const actions = (o: ReconcileOutcome) => Object.fromEntries(o.results.map((r) => [`${r.ref.kind}/${r.ref.name}`, r.action]));
   const changed = (o: ReconcileOutcome) => o.results.filter((r) => r.action !== 'unchanged' && r.action !== 'absent').map((r) => `${r.action} ${r.ref.kind}/${r.ref.name}`).sort();
   const sts = async () => (await kube.get<Sts>({ apiVersion: 'apps/v1', kind: 'StatefulSet', namespace: ns, name: `${name}-gateway` }))!;
@@ -118,7 +139,7 @@ describe.skipIf(!kubeEnv)('reconcile pass against a real kube-apiserver', { time
     expect((await pass()).writes).toBe(0);
   });
 
-  it('scale down: draining is published first, the StatefulSet shrinks only after drainSeconds', async () => {
+  it('scale down: draining is published first; the StatefulSet shrinks after drainSeconds, or earlier for gateways that report empty', async () => {
     await kube.mergePatch(clusterRefOf(ns, name), { spec: { replicas: 2 } }, 'scale');
     const mark = await pass();
     expect(changed(mark.outcome)).toEqual(['patched ConfigMap/demo-assignments']);
@@ -135,12 +156,20 @@ describe.skipIf(!kubeEnv)('reconcile pass against a real kube-apiserver', { time
     await quiet();
     expect((await pass()).writes).toBe(0); // still draining, nothing new to say
 
+    // Gateways 3 and 4 report they are empty (pod annotation): they go before the deadline, 2 still drains.
+    for (const ordinal of [3, 4]) await markDrained(ordinal);
+    const early = await pass();
+    expect(changed(early.outcome)).toEqual(['patched ConfigMap/demo-assignments', 'patched StatefulSet/demo-gateway']);
+    expect((await sts()).spec.replicas).toBe(3);
+    expect((await doc()).gateways.map((g) => [g.id, g.draining])).toEqual([['demo-gateway-0', false], ['demo-gateway-1', false], ['demo-gateway-2', true]]);
+    expect(early.outcome.requeueAfterMs).toBe(20_000);
+
     clock.advance(20_000);
     const shrink = await pass();
     expect(changed(shrink.outcome)).toEqual(['patched ConfigMap/demo-assignments', 'patched StatefulSet/demo-gateway']);
     expect((await sts()).spec.replicas).toBe(2);
     const after = await doc();
-    expect(after.generation).toBe(4);
+    expect(after.generation).toBe(5);
     expect(after.gateways.map((g) => [g.id, g.draining])).toEqual([['demo-gateway-0', false], ['demo-gateway-1', false]]);
     expect((await status()).drainingGateways).toBeUndefined();
   });
