@@ -7,6 +7,9 @@ import { loadDiscoveryConfig } from '../../../discovery/config.js';
 import { startDiscovery, type RunningDiscovery } from '../../../discovery/main.js';
 import { reconcileCluster } from '../../../operator/controller/reconcile.js';
 import type { KubeClient } from '../../../operator/kube/client.js';
+import { KubeConfig } from '@kubernetes/client-node';
+import { KubeClient as Client } from '../../../operator/kube/client.js';
+import { KubeGatewaySource } from '../../../discovery/sources/kube.js';
 import { clusterObject, clusterRefOf, createNamespace, deleteNamespace, installCrd, kubeClient, until } from './helpers.js';
 
 /**
@@ -54,6 +57,35 @@ describe.skipIf(!kubeEnv)('discovery served from the operator\'s assignments Con
     expect(res.status).toBe(200);
     return (await res.json()) as { gatewayId: string; websocketUrl: string; mqttUrl: string; generation: number };
   }
+
+  it('the discovery ServiceAccount the operator creates can watch its ConfigMap and nothing else', async () => {
+    // A real token for the operator-made ServiceAccount (TokenRequest API), used like a pod would.
+    const tr = await kube.request<{ status: { token: string } }>('POST', `/api/v1/namespaces/${ns}/serviceaccounts/edge-discovery/token`, {
+      apiVersion: 'authentication.k8s.io/v1',
+      kind: 'TokenRequest',
+      spec: { expirationSeconds: 600 },
+    });
+    const admin = new KubeConfig();
+    admin.loadFromFile(kubeEnv!.PCM_TEST_KUBECONFIG!);
+    const cluster = admin.getCurrentCluster()!;
+    const kc = new KubeConfig();
+    kc.loadFromOptions({
+      clusters: [{ name: 'c', server: cluster.server, caData: cluster.caData }],
+      users: [{ name: 'discovery', token: tr.status.token }],
+      contexts: [{ name: 'x', cluster: 'c', user: 'discovery' }],
+      currentContext: 'x',
+    });
+    const source = new KubeGatewaySource({ namespace: ns, configMapName: 'edge-assignments', key: 'gateways.json', logger: silentLogger, kubeConfig: kc });
+    try {
+      await source.ready();
+      expect(source.current().gateways.length).toBeGreaterThan(0);
+    } finally {
+      await source.close();
+    }
+    const asDiscovery = new Client(kc);
+    await expect(asDiscovery.list('v1', 'Secret', ns)).rejects.toMatchObject({ statusCode: 403 });
+    await expect(asDiscovery.list('v1', 'ConfigMap', ns)).rejects.toMatchObject({ statusCode: 403 }); // only by name
+  });
 
   it('answers from the ConfigMap, follows a scale-up, and never assigns a draining gateway', async () => {
     const ids = Array.from({ length: 60 }, (_, i) => `t-${i}`);
