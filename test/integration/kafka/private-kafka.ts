@@ -38,7 +38,10 @@ export class PrivateKafka {
         });
         break;
       } catch (err) {
-        if (attempt >= 3) throw err;
+        if (attempt >= 3) {
+          rmSync(dir, { recursive: true, force: true });
+          throw err;
+        }
       }
     }
     const envText = readFileSync(path.join(dir, 'kafka.env'), 'utf8');
