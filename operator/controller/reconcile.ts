@@ -9,6 +9,7 @@ import { applyDesired, type ApplyResult } from './apply.js';
 import { planGateways, type DrainPlan } from './drain.js';
 import type { EventRecorder } from './events.js';
 import { computeStatus, pausedStatus, sameStatus, statusPatch } from './status.js';
+import { setConditions } from './conditions.js';
 import { desiredAssignmentsConfigMap, readPublished } from './steps/assignments-configmap.js';
 import { names, selectorLabels, selectorString } from './steps/common.js';
 import { desiredDiscoveryDeployment } from './steps/discovery-deployment.js';
@@ -69,9 +70,21 @@ export async function reconcileCluster(deps: ReconcileDeps, key: ClusterKey): Pr
     cluster = { ...(raw as unknown as PCMCluster), spec: withDefaults(raw.spec) };
   } catch (err) {
     // The API server validates; this only happens for objects stored under an older schema.
-    const c = raw as unknown as PCMCluster;
-    const status = computeStatus({ cluster: { ...c, spec: c.spec }, plan: { statefulSetReplicas: 0, members: [], draining: [] }, statefulSet: undefined, discovery: undefined, assignmentsGeneration: stored?.assignmentsGeneration ?? 0, errors: [(err as Error).message], nowIso });
-    return { results: [], errors: [(err as Error).message], status, statusWritten: await writeStatus(deps, key, stored, status), paused: false };
+    // Children are left as they are; only the conditions say why.
+    const message = (err as Error).message;
+    const status: PCMClusterStatus = {
+      ...(stored ?? {}),
+      conditions: setConditions(
+        stored?.conditions,
+        [
+          { type: 'Ready', status: 'False', reason: 'InvalidSpec', message: 'See the Degraded condition.' },
+          { type: 'Degraded', status: 'True', reason: 'InvalidSpec', message },
+        ],
+        nowIso,
+        raw.metadata.generation,
+      ),
+    };
+    return { results: [], errors: [message], status, statusWritten: await writeStatus(deps, key, stored, status), paused: false };
   }
 
   if (raw.metadata.annotations?.[ANNOTATION_PAUSED] === 'true') {
