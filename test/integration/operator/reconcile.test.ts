@@ -226,6 +226,9 @@ describe.skipIf(!kubeEnv)('reconcile pass against a real kube-apiserver', { time
     await kube.create({ apiVersion: 'v1', kind: 'Service', metadata: { name: `${name}-gateway-mqtt`, namespace: ns }, spec: { ports: [{ port: 1 }] } });
     const p = await pass();
     expect(p.outcome.errors.join()).toMatch(/Service\/.*demo-gateway-mqtt exists and is not controlled by this PCMCluster/);
+    const warnings = (await kube.list('v1', 'Event', ns)).items.filter((e) => (e as { reason?: string }).reason === 'ApplyFailed');
+    expect(warnings.map((e) => (e as { type?: string; message?: string }).type)).toContain('Warning');
+    expect((warnings[0] as { message?: string }).message).toMatch(/demo-gateway-mqtt exists and is not controlled/);
     const st = await status();
     expect(st.conditions!.find((c) => c.type === 'Degraded')).toMatchObject({ status: 'True', reason: 'ReconcileFailed' });
     await kube.delete({ apiVersion: 'v1', kind: 'Service', namespace: ns, name: `${name}-gateway-mqtt` });
