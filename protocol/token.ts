@@ -1,46 +1,103 @@
-import { SignJWT, jwtVerify, errors as joseErrors } from 'jose';
+import { SignJWT, jwtVerify, decodeProtectedHeader, errors as joseErrors } from 'jose';
 import { PcmError } from '../common/errors.js';
 import { isValidTerminalId } from './terminal-id.js';
 
 /**
  * Terminal identity (DESIGN.md section 5): HS256 JWT, `sub` = terminal id, `exp` required.
+ *
+ * Hardening (issue 8, docs/security.md):
+ * - the algorithm is pinned to HS256: `alg: none`, RS256/ES256 or any other header is refused
+ *   before a signature is even looked at, so a public key can never be used as an HMAC secret;
+ * - `exp` and `sub` are required, `nbf` (when present) is honoured, with a small clock
+ *   tolerance for skew between terminals and gateways;
+ * - key rotation: the configured secret may be a key ring `new,old[,older]` (comma-separated).
+ *   Tokens are signed with the first secret and verified against every one, so an operator
+ *   adds the new secret in front, waits until every terminal holds a token signed with it
+ *   (token lifetime), then drops the old one. Secrets therefore cannot contain commas.
  */
 export interface TerminalClaims {
   terminalId: string;
   expiresAt: number; // epoch seconds
 }
 
+/** A secret or a key ring: a comma-separated string, or a list. The first entry signs. */
+export type TerminalSecret = string | readonly string[];
+
+/** Seconds of clock skew tolerated on `exp` and `nbf`. */
+export const TOKEN_CLOCK_TOLERANCE_SECONDS = 30;
+
 const encoder = new TextEncoder();
-const keyCache = new Map<string, Uint8Array>();
-function key(secret: string): Uint8Array {
-  let k = keyCache.get(secret);
-  if (!k) {
-    k = encoder.encode(secret);
-    keyCache.set(secret, k);
-  }
-  return k;
+const ringCache = new Map<string, Uint8Array[]>();
+
+/** Splits a key ring into its secrets, dropping blanks; the first one signs. */
+export function secretRing(secret: TerminalSecret): string[] {
+  const list = typeof secret === 'string' ? secret.split(',') : [...secret];
+  return list.map((s) => s.trim()).filter((s) => s.length > 0);
 }
 
-export async function mintTerminalToken(secret: string, terminalId: string, ttlSeconds = 24 * 3600): Promise<string> {
-  return new SignJWT({})
+function keys(secret: TerminalSecret): Uint8Array[] {
+  const id = typeof secret === 'string' ? secret : secret.join(',');
+  let ks = ringCache.get(id);
+  if (!ks) {
+    ks = secretRing(secret).map((s) => encoder.encode(s));
+    if (ks.length === 0) throw new PcmError('PCM_ERR_CONFIG', 'invalid configuration: the terminal JWT secret is empty');
+    if (ringCache.size > 64) ringCache.clear(); // bounded: a process holds one or two rings
+    ringCache.set(id, ks);
+  }
+  return ks;
+}
+
+export interface MintOptions {
+  /** Epoch seconds before which the token is not valid (`nbf`). */
+  notBefore?: number;
+}
+
+export async function mintTerminalToken(secret: TerminalSecret, terminalId: string, ttlSeconds = 24 * 3600, opts: MintOptions = {}): Promise<string> {
+  const jwt = new SignJWT({})
     .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
     .setSubject(terminalId)
     .setIssuedAt()
-    .setExpirationTime(Math.floor(Date.now() / 1000) + ttlSeconds)
-    .sign(key(secret));
+    .setExpirationTime(Math.floor(Date.now() / 1000) + ttlSeconds);
+  if (opts.notBefore !== undefined) jwt.setNotBefore(opts.notBefore);
+  return jwt.sign(keys(secret)[0]!);
 }
 
-export async function verifyTerminalToken(secret: string, token: string | undefined): Promise<TerminalClaims> {
+/**
+ * Verifies a terminal token against every secret of the ring. Only PcmErrors escape:
+ * PCM_ERR_TOKEN_EXPIRED for an expired token, PCM_ERR_UNAUTHORIZED for everything else
+ * (wrong algorithm, bad signature, not yet valid, missing claims, bad subject).
+ */
+export async function verifyTerminalToken(secret: TerminalSecret, token: string | undefined): Promise<TerminalClaims> {
   if (!token) throw new PcmError('PCM_ERR_UNAUTHORIZED', 'missing terminal token');
+  let header;
   try {
-    const { payload } = await jwtVerify(token, key(secret), { algorithms: ['HS256'], requiredClaims: ['exp', 'sub'] });
-    if (!isValidTerminalId(payload.sub)) throw new PcmError('PCM_ERR_UNAUTHORIZED', 'token subject is not a valid terminal id');
-    return { terminalId: payload.sub, expiresAt: payload.exp! };
-  } catch (err) {
-    if (err instanceof PcmError) throw err;
-    if (err instanceof joseErrors.JWTExpired) throw new PcmError('PCM_ERR_TOKEN_EXPIRED', 'terminal token has expired');
+    header = decodeProtectedHeader(token);
+  } catch {
     throw new PcmError('PCM_ERR_UNAUTHORIZED', 'invalid terminal token');
   }
+  if (header.alg !== 'HS256') throw new PcmError('PCM_ERR_UNAUTHORIZED', `terminal token algorithm ${JSON.stringify(header.alg ?? null)} is not allowed; only HS256`);
+  for (const k of keys(secret)) {
+    try {
+      const { payload } = await jwtVerify(token, k, {
+        algorithms: ['HS256'],
+        requiredClaims: ['exp', 'sub'],
+        clockTolerance: TOKEN_CLOCK_TOLERANCE_SECONDS,
+      });
+      if (!isValidTerminalId(payload.sub)) throw new PcmError('PCM_ERR_UNAUTHORIZED', 'token subject is not a valid terminal id');
+      return { terminalId: payload.sub, expiresAt: payload.exp! };
+    } catch (err) {
+      if (err instanceof PcmError) throw err;
+      // A signature that does not match this secret may match the next one of the ring;
+      // any other failure (expired, nbf, claims) is a property of the token itself.
+      if (err instanceof joseErrors.JWSSignatureVerificationFailed) {
+        continue;
+      }
+      if (err instanceof joseErrors.JWTExpired) throw new PcmError('PCM_ERR_TOKEN_EXPIRED', 'terminal token has expired');
+      if (err instanceof joseErrors.JWTClaimValidationFailed && err.claim === 'nbf') throw new PcmError('PCM_ERR_UNAUTHORIZED', 'terminal token is not valid yet (nbf)');
+      throw new PcmError('PCM_ERR_UNAUTHORIZED', 'invalid terminal token');
+    }
+  }
+  throw new PcmError('PCM_ERR_UNAUTHORIZED', 'invalid terminal token');
 }
 
 /** Extracts a bearer token from an Authorization header value. */
