@@ -11,13 +11,32 @@ declare module 'fastify' {
 }
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
+const HASHED = /^sha256:([0-9a-fA-F]{64})$/;
+
+/** `sha256:<hex>` form of a key, for configs that should not hold the key itself (docs/security.md). */
+export function hashApiKey(key: string): string {
+  return `sha256:${digest(key).toString('hex')}`;
+}
 
 /**
- * Sender authentication (DESIGN.md section 5): `Authorization: Bearer <api key>`. Keys are
- * compared as SHA-256 digests with timingSafeEqual, so timing reveals nothing about them.
+ * Turns the configured keys into SHA-256 digests. A key may be given in clear or already
+ * hashed as `sha256:<64 hex>`; either way only the digest is kept past this call.
+ */
+export function apiKeyDigests(keys: readonly string[]): Buffer[] {
+  return keys.map((k) => {
+    const m = HASHED.exec(k.trim());
+    return m ? Buffer.from(m[1]!, 'hex') : digest(k);
+  });
+}
+
+/**
+ * Sender authentication (DESIGN.md section 5): `Authorization: Bearer <api key>`. Only the
+ * digests of the keys are held (a heap dump shows no key), the presented key is hashed and
+ * compared with timingSafeEqual against every digest without stopping at the first match,
+ * so neither the content nor the position of a key leaks through timing.
  */
 export function apiKeyAuth(keys: readonly string[]): (req: FastifyRequest) => Promise<void> {
-  const known = keys.map((k) => ({ d: digest(k), id: digest(k).toString('hex').slice(0, 12) }));
+  const known = apiKeyDigests(keys).map((d) => ({ d, id: d.toString('hex').slice(0, 12) }));
   return async (req) => {
     const key = bearer(req.headers.authorization);
     if (!key) throw new PcmError('PCM_ERR_UNAUTHORIZED', 'missing API key: send Authorization: Bearer <api key>');
