@@ -17,6 +17,8 @@ import { GatewayMetrics } from './adapters/http/metrics.js';
 import { registerSenderRoutes } from './adapters/http/sender-routes.js';
 import { registerWsRoute } from './adapters/ws/ws-route.js';
 import { MqttEdge } from './adapters/mqtt/mqtt-edge.js';
+import { MqttsListener } from './security/mqtts.js';
+import type { TlsMaterial } from './security/tls.js';
 
 export type GatewayAppConfig = Pick<
   GatewayConfig,
@@ -35,7 +37,8 @@ export type GatewayAppConfig = Pick<
   | 'requestTimeoutMs'
   | 'deliveryWindow'
   | 'drainReconnectAfterMs'
->;
+> &
+  Partial<Pick<GatewayConfig, 'mqttTlsPort' | 'httpHeadersTimeoutMs' | 'httpRequestTimeoutMs' | 'httpKeepAliveTimeoutMs'>>;
 
 export interface BuildGatewayOptions {
   config: Readonly<GatewayAppConfig>;
@@ -49,6 +52,8 @@ export interface BuildGatewayOptions {
   mqtt?: boolean;
   /** Register process-level default metrics (once per process: `pcm gateway`, `pcm dev`). */
   defaultMetrics?: boolean;
+  /** TLS (gateway/security/tls.ts): the HTTP port serves HTTPS/wss and mqtts listens on mqttTlsPort. */
+  tls?: TlsMaterial;
 }
 
 export interface Gateway {
@@ -57,7 +62,7 @@ export interface Gateway {
   metrics: GatewayMetrics;
   mqtt?: MqttEdge;
   /** Listens on config.host: HTTP on httpPort, MQTT on mqttPort (0 = ephemeral); returns the bound ports. */
-  listen(): Promise<{ httpPort: number; mqttPort?: number }>;
+  listen(): Promise<{ httpPort: number; mqttPort?: number; mqttTlsPort?: number }>;
   close(): Promise<void>;
 }
 
@@ -107,6 +112,10 @@ export async function buildGateway(opts: BuildGatewayOptions): Promise<Gateway> 
     bodyLimit: config.maxPayloadBytes * 2 + 16 * 1024,
     routerOptions: { maxParamLength: 200 },
     forceCloseConnections: true,
+    // Slow or stalled clients (slowloris, issue 8): headers and whole requests must arrive in time.
+    requestTimeout: config.httpRequestTimeoutMs ?? 30_000,
+    keepAliveTimeout: config.httpKeepAliveTimeoutMs ?? 72_000,
+    ...(opts.tls ? { https: { ...opts.tls, ...slowClientLimits(config) } } : { http: slowClientLimits(config) }),
   }) as unknown as FastifyInstance; // pino's Logger vs FastifyBaseLogger generics: same object
   installErrorHandler(app, (code, url) => {
     if (url === '/v1/terminals/:id/messages' || url === '/v1/terminals/:id/requests') metrics.rejected(code);
@@ -151,8 +160,10 @@ export async function buildGateway(opts: BuildGatewayOptions): Promise<Gateway> 
   });
   registerHealthRoutes(app, { store, metrics, isClosing: () => closing });
 
+  const mqtts = mqtt && opts.tls ? new MqttsListener(mqtt.broker, opts.tls) : undefined;
   app.addHook('onClose', async () => {
     sweeper.stop();
+    await mqtts?.close();
     await relay.close().catch((err: unknown) => logger.warn({ err }, 'relay close failed'));
     await directory.close().catch((err: unknown) => logger.warn({ err }, 'directory close failed'));
     await store.close().catch((err: unknown) => logger.warn({ err }, 'store close failed'));
@@ -169,8 +180,16 @@ export async function buildGateway(opts: BuildGatewayOptions): Promise<Gateway> 
       await app.listen({ host: config.host, port: config.httpPort });
       const httpPort = (app.server.address() as AddressInfo).port;
       const mqttPort = mqtt ? await mqtt.listen(config.host, config.mqttPort) : undefined;
-      return { httpPort, mqttPort };
+      const mqttTlsPort = mqtts ? await mqtts.listen(config.host, config.mqttTlsPort ?? 8883) : undefined;
+      return { httpPort, mqttPort, mqttTlsPort };
     },
     close: () => app.close(),
   };
+}
+
+/** Node http(s) server limits against slow clients (issue 8: slowloris closed by timeouts). */
+function slowClientLimits(config: Readonly<GatewayAppConfig>): { headersTimeout: number; requestTimeout: number; connectionsCheckingInterval: number } {
+  const requestTimeout = config.httpRequestTimeoutMs ?? 30_000;
+  const headersTimeout = Math.min(config.httpHeadersTimeoutMs ?? 10_000, requestTimeout);
+  return { headersTimeout, requestTimeout, connectionsCheckingInterval: Math.min(1000, headersTimeout) };
 }

@@ -17,7 +17,7 @@ export const GatewayConfigSchema = Type.Object({
   mqttPort: Type.Integer({ minimum: 0, maximum: 65535, default: 1883, description: 'MQTT 3.1.1 TCP port.' }),
   host: Type.String({ default: '0.0.0.0', description: 'Address the HTTP and MQTT servers bind (`pcm dev` uses 127.0.0.1).' }),
   dataDir: Type.String({ default: './data', description: 'Directory for the SQLite store and the generated dev secrets.' }),
-  terminalJwtSecret: Type.String({ minLength: 16, description: 'HS256 secret for terminal JWTs (at least 16 characters). Required (`pcm dev` generates one).' }),
+  terminalJwtSecret: Type.String({ minLength: 16, description: 'HS256 secret for terminal JWTs (at least 16 characters). Required (`pcm dev` generates one). Key rotation: `new,old` (comma-separated) signs with the first and verifies with any (docs/security.md).' }),
   apiKeys: Type.Array(Type.String({ minLength: 8 }), { minItems: 1, description: 'Sender API keys, comma-separated. Required (`pcm dev` generates one).' }),
   gatewayId: Type.String({ minLength: 1, maxLength: 63, pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$', default: 'gw-0', description: 'This gateway\'s id in the session directory, relay and discovery.' }),
   store: Type.Union([Type.Literal('memory'), Type.Literal('sqlite'), Type.Literal('couchbase')], { default: 'sqlite', description: 'Message store: `sqlite` (file in the data dir), `memory` (not durable), `couchbase`.' }),
@@ -36,6 +36,14 @@ export const GatewayConfigSchema = Type.Object({
   kafkaBrokers: Type.Array(Type.String(), { default: [], description: 'Kafka brokers `host:port`, comma-separated (required when PCM_RELAY=kafka).' }),
   kafkaTopicPrefix: Type.String({ default: 'pcm', description: 'Kafka topic prefix.' }),
   logLevel: LogLevel,
+  // Security and hostile-input limits (issue 8, docs/security.md).
+  tlsCertFile: Type.String({ default: '', description: 'PEM certificate (chain) file: with `tlsKeyFile`, the HTTP port serves HTTPS/wss and MQTT over TLS listens on `mqttTlsPort`.' }),
+  tlsKeyFile: Type.String({ default: '', description: 'PEM private key file for `tlsCertFile`.' }),
+  tlsCaFile: Type.String({ default: '', description: 'Optional PEM bundle of intermediate certificates sent with `tlsCertFile`.' }),
+  mqttTlsPort: Type.Integer({ minimum: 0, maximum: 65535, default: 8883, description: 'MQTT over TLS (mqtts) port, used when TLS is configured.' }),
+  httpHeadersTimeoutMs: Type.Integer({ minimum: 100, maximum: 600_000, default: 10_000, description: 'An HTTP request (or WebSocket upgrade) whose headers take longer is closed with 408 (slowloris).' }),
+  httpRequestTimeoutMs: Type.Integer({ minimum: 100, maximum: 600_000, default: 30_000, description: 'An HTTP request whose headers and body take longer to arrive is closed with 408.' }),
+  httpKeepAliveTimeoutMs: Type.Integer({ minimum: 100, maximum: 600_000, default: 72_000, description: 'Idle keep-alive HTTP connections are closed after this long.' }),
 });
 
 export type GatewayConfig = Static<typeof GatewayConfigSchema>;

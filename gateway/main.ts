@@ -2,6 +2,7 @@ import path from 'node:path';
 import { PcmError } from '../common/errors.js';
 import { createLogger, type Logger } from '../common/logger.js';
 import { buildGateway, type Gateway } from './app.js';
+import { tlsFromConfig } from './security/tls.js';
 import type { GatewayConfig } from './config.js';
 import type { MessageStore } from './ports/message-store.js';
 import type { RelayBus } from './ports/relay-bus.js';
@@ -64,6 +65,8 @@ export interface RunningGateway {
   gateway: Gateway;
   httpPort: number;
   mqttPort?: number;
+  /** MQTT over TLS port, when TLS is configured. */
+  mqttTlsPort?: number;
   /** Base URLs a local client can dial (0.0.0.0 is shown as 127.0.0.1). */
   httpUrl: string;
   websocketUrl: string;
@@ -72,8 +75,10 @@ export interface RunningGateway {
 }
 
 export async function startGateway(config: Readonly<GatewayConfig>, logger: Logger = createLogger('gateway', config.logLevel)): Promise<RunningGateway> {
+  // TLS files are read (and checked) before any port is opened: a bad path fails the start.
+  const tls = tlsFromConfig(config);
   const ports = await createPorts(config, logger);
-  const gateway = await buildGateway({ config, ...ports, logger, defaultMetrics: true });
+  const gateway = await buildGateway({ config, ...ports, logger, defaultMetrics: true, tls });
   let bound;
   try {
     bound = await gateway.listen();
@@ -86,9 +91,10 @@ export async function startGateway(config: Readonly<GatewayConfig>, logger: Logg
     gateway,
     httpPort: bound.httpPort,
     mqttPort: bound.mqttPort,
-    httpUrl: `http://${host}:${bound.httpPort}`,
-    websocketUrl: `ws://${host}:${bound.httpPort}/v1/connect`,
-    mqttUrl: `mqtt://${host}:${bound.mqttPort}`,
+    mqttTlsPort: bound.mqttTlsPort,
+    httpUrl: `${tls ? 'https' : 'http'}://${host}:${bound.httpPort}`,
+    websocketUrl: `${tls ? 'wss' : 'ws'}://${host}:${bound.httpPort}/v1/connect`,
+    mqttUrl: tls && bound.mqttTlsPort !== undefined ? `mqtts://${host}:${bound.mqttTlsPort}` : `mqtt://${host}:${bound.mqttPort}`,
     close: () => gateway.close(),
   };
   logger.info(

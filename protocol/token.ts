@@ -8,8 +8,8 @@ import { isValidTerminalId } from './terminal-id.js';
  * Hardening (issue 8, docs/security.md):
  * - the algorithm is pinned to HS256: `alg: none`, RS256/ES256 or any other header is refused
  *   before a signature is even looked at, so a public key can never be used as an HMAC secret;
- * - `exp` and `sub` are required, `nbf` (when present) is honoured, with a small clock
- *   tolerance for skew between terminals and gateways;
+ * - `exp` and `sub` are required, `nbf` (when present) is honoured, with a 5 s clock
+ *   tolerance for skew between the token minter and the gateways;
  * - key rotation: the configured secret may be a key ring `new,old[,older]` (comma-separated).
  *   Tokens are signed with the first secret and verified against every one, so an operator
  *   adds the new secret in front, waits until every terminal holds a token signed with it
@@ -23,8 +23,12 @@ export interface TerminalClaims {
 /** A secret or a key ring: a comma-separated string, or a list. The first entry signs. */
 export type TerminalSecret = string | readonly string[];
 
-/** Seconds of clock skew tolerated on `exp` and `nbf`. */
-export const TOKEN_CLOCK_TOLERANCE_SECONDS = 30;
+/**
+ * Seconds of clock skew tolerated on `exp` and `nbf`: enough for NTP-synced hosts (a token
+ * minted with `nbf = now` by a backend a second ahead still works), small enough that an
+ * expired token stops working almost at once.
+ */
+export const TOKEN_CLOCK_TOLERANCE_SECONDS = 5;
 
 const encoder = new TextEncoder();
 const ringCache = new Map<string, Uint8Array[]>();
