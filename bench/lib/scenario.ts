@@ -1,0 +1,80 @@
+/** What every scenario gets and returns, plus helpers shared by several of them. */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { spawnChild, type Child } from './proc.js';
+import type { ScenarioResult } from './result.js';
+
+export interface ScenarioContext {
+  quick: boolean;
+  log(line: string): void;
+  /** Every child spawned through ctx.spawn is killed when the scenario ends, even on error. */
+  spawn(name: string, rel: string, args?: Record<string, unknown>): Promise<Child>;
+}
+
+export type ScenarioBody = Omit<ScenarioResult, 'scenario' | 'title' | 'at' | 'quick' | 'durationMs' | 'machine'>;
+
+export interface Scenario {
+  name: string;
+  title: string;
+  /** One line for `pcm bench --help`. */
+  summary: string;
+  run(ctx: ScenarioContext): Promise<ScenarioBody>;
+}
+
+export function tempDataDir(label: string): string {
+  return mkdtempSync(path.join(tmpdir(), `pcm-bench-${label}-`));
+}
+
+/** Source addresses 127.0.0.2.. so each load child's ephemeral ports do not run out past 64k. */
+export function sourceAddresses(child: number, perChild = 2): string[] {
+  return Array.from({ length: perChild }, (_, k) => `127.0.0.${2 + ((child * perChild + k) % 250)}`);
+}
+
+/** At most this many connections per load-generator process (the 20,000 open-files cap, with room). */
+export const MAX_CONNECTIONS_PER_LOADER = 9_000;
+
+/**
+ * Spawns enough `load/terminals.ts` children for `count` terminals of one mode and connects
+ * them all (in parallel across children); returns the children and the connect summary.
+ */
+export async function connectTerminals(
+  ctx: ScenarioContext,
+  label: string,
+  mode: string,
+  url: string,
+  prefix: string,
+  count: number,
+  opts: { perLoader?: number; budgetMs?: number; concurrency?: number; firstChildIndex?: number } = {},
+): Promise<{ loaders: Child[]; connected: number; failed: number; ms: number; perSec: number; errors: Record<string, number> }> {
+  const per = Math.min(opts.perLoader ?? MAX_CONNECTIONS_PER_LOADER, MAX_CONNECTIONS_PER_LOADER);
+  const n = Math.max(1, Math.ceil(count / per));
+  const loaders: Child[] = [];
+  for (let i = 0; i < n; i++) {
+    const start = i * per;
+    loaders.push(await ctx.spawn(`${label}-load-${i}`, 'load/terminals.ts', {
+      mode, url, prefix, start, count: Math.min(per, count - start),
+      localAddresses: sourceAddresses((opts.firstChildIndex ?? 0) + i), concurrency: opts.concurrency ?? 64,
+    }));
+  }
+  const t0 = performance.now();
+  const res = await Promise.all(loaders.map((l) => l.call<{ connected: number; failed: number; errors: Record<string, number> }>('connect', { budgetMs: opts.budgetMs ?? 120_000 }, (opts.budgetMs ?? 120_000) + 60_000)));
+  const ms = performance.now() - t0;
+  const connected = res.reduce((s, r) => s + r.connected, 0);
+  const errors: Record<string, number> = {};
+  for (const r of res) for (const [k, v] of Object.entries(r.errors)) errors[k] = (errors[k] ?? 0) + v;
+  return { loaders, connected, failed: res.reduce((s, r) => s + r.failed, 0), ms, perSec: connected / (ms / 1000), errors };
+}
+
+/** Polls the loaders until `target` frames arrived in total, or `timeoutMs`; returns elapsed ms from `t0`. */
+export async function waitDelivered(loaders: Child[], target: number, t0: number, timeoutMs: number): Promise<{ received: number; ms: number }> {
+  for (;;) {
+    const stats = await Promise.all(loaders.map((l) => l.call<{ received: number }>('stats')));
+    const received = stats.reduce((s, r) => s + r.received, 0);
+    const ms = performance.now() - t0;
+    if (received >= target || ms > timeoutMs) return { received, ms };
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+export type Mem = { rss: number; heapUsed: number; external: number };

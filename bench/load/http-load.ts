@@ -1,0 +1,59 @@
+/**
+ * HTTP load generator child (autocannon-style: undici Pool, keep-alive, pipelining).
+ * `run` issues requests until `count` are done or `durationMs` passed, and reports
+ * requests/s, status codes and latency quantiles.
+ * kinds: send (POST /v1/terminals/<id>/messages with the API key) and
+ * discover (GET /v1/discovery/<id> with that terminal's JWT); ids cycle over `terminals`.
+ */
+import { Pool } from 'undici';
+import { mintTerminalToken } from '../../protocol/token.js';
+import { serveChild } from '../lib/proc.js';
+import { summarize } from '../lib/stats.js';
+import { BENCH_API_KEY, BENCH_JWT_SECRET, BENCH_PAYLOAD } from '../lib/secrets.js';
+
+interface Args {
+  url: string;
+  connections?: number;
+  pipelining?: number;
+}
+
+await serveChild(async (a: Args) => {
+  const pool = new Pool(a.url, { connections: a.connections ?? 16, pipelining: a.pipelining ?? 4, keepAliveTimeout: 60_000 });
+  const body = JSON.stringify({ payload: BENCH_PAYLOAD, ttlSeconds: 3600 });
+  return {
+    ready: { pid: process.pid },
+    handlers: {
+      run: async ({ kind, prefix, terminals, count = Infinity, durationMs = 5_000, inflight = 64 }: { kind: 'send' | 'discover'; prefix: string; terminals: number; count?: number; durationMs?: number; inflight?: number }) => {
+        const tokens = kind === 'discover' ? await Promise.all(Array.from({ length: Math.min(terminals, 1000) }, (_, i) => mintTerminalToken(BENCH_JWT_SECRET, `${prefix}${i}`))) : [];
+        const statuses: Record<string, number> = {};
+        const lat: number[] = [];
+        let issued = 0;
+        let done = 0;
+        const t0 = performance.now();
+        const one = async (i: number) => {
+          const s = performance.now();
+          try {
+            const res = kind === 'send'
+              ? await pool.request({ method: 'POST', path: `/v1/terminals/${prefix}${i % terminals}/messages`, headers: { authorization: `Bearer ${BENCH_API_KEY}`, 'content-type': 'application/json' }, body })
+              : await pool.request({ method: 'GET', path: `/v1/discovery/${prefix}${i % tokens.length}`, headers: { authorization: `Bearer ${tokens[i % tokens.length]}` } });
+            await res.body.dump();
+            statuses[res.statusCode] = (statuses[res.statusCode] ?? 0) + 1;
+          } catch (e) {
+            const k = `error ${(e as Error).message}`.slice(0, 80);
+            statuses[k] = (statuses[k] ?? 0) + 1;
+          }
+          lat.push(performance.now() - s);
+          done++;
+        };
+        const worker = async () => {
+          while (issued < count && performance.now() - t0 < durationMs) await one(issued++);
+        };
+        await Promise.all(Array.from({ length: inflight }, worker));
+        const ms = performance.now() - t0;
+        const ok = Object.entries(statuses).filter(([k]) => /^2\d\d$/.test(k)).reduce((n, [, v]) => n + v, 0);
+        return { requests: done, ok, ms, perSec: ok / (ms / 1000), statuses, latency: summarize(lat) };
+      },
+    },
+    close: () => pool.close(),
+  };
+});

@@ -1,0 +1,57 @@
+/**
+ * Send-to-receive latency (issue 2 "Numbers", issue 10): a connected WebSocket and MQTT
+ * terminal on a PCM gateway (sender POST -> durable store -> push -> frame arrives) beside a
+ * raw `ws` round trip and an `aedes`-alone QoS 1 round trip, same run, sequential sends.
+ */
+import type { ResultRow } from '../lib/result.js';
+import { check } from '../lib/result.js';
+import { ratio, type LatencySummary } from '../lib/stats.js';
+import { tempDataDir, type Scenario } from '../lib/scenario.js';
+
+export const latency: Scenario = {
+  name: 'latency',
+  title: 'Send-to-receive latency',
+  summary: 'p50/p99/p99.9 send-to-receive for WS and MQTT terminals vs raw ws and aedes round trips',
+  async run(ctx) {
+    const count = ctx.quick ? 200 : 3_000;
+    const durationMs = ctx.quick ? 4_000 : 60_000;
+    const rows: ResultRow[] = [];
+    const probe = async (name: string, role: 'pcm' | 'baseline', args: Record<string, unknown>, note: string) => {
+      const p = await ctx.spawn(`probe-${name}`, 'load/latency-probe.ts', args);
+      await p.call('run', { count: Math.min(50, count), durationMs: 2_000 }); // warm-up (JIT, pools)
+      const r = await p.call<{ latency: LatencySummary; timeouts: number }>('run', { count, durationMs }, durationMs + 30_000);
+      ctx.log(`latency ${name}: p50 ${r.latency.p50} ms p99 ${r.latency.p99} ms (${r.latency.count} samples)`);
+      await p.kill();
+      rows.push({ name, role, metrics: { samples: r.latency.count, p50Ms: r.latency.p50, p99Ms: r.latency.p99, p999Ms: r.latency.p999, maxMs: r.latency.max, timeouts: r.timeouts }, note });
+      return r.latency;
+    };
+    const bareWs = await ctx.spawn('bare-ws', 'servers/bare-ws.ts');
+    const raw = await probe('raw ws round trip', 'baseline', { mode: 'raw-ws', url: bareWs.ready.websocketUrl }, 'echo server, no auth/store');
+    await bareWs.kill();
+    const aedes = await ctx.spawn('bare-aedes', 'servers/bare-aedes.ts');
+    const rawMqtt = await probe('aedes alone QoS 1 round trip', 'baseline', { mode: 'raw-mqtt', url: aedes.ready.mqttUrl }, 'publish to own topic');
+    await aedes.kill();
+    const gw = await ctx.spawn('gateway', 'servers/gateway.ts', { store: 'sqlite', dataDir: tempDataDir('latency') });
+    const pws = await probe('pcm ws (sqlite FULL)', 'pcm', { mode: 'pcm-ws', url: gw.ready.websocketUrl, httpUrl: gw.ready.httpUrl, id: 'probe-ws' }, 'HTTP POST -> store -> frame');
+    const pmq = await probe('pcm mqtt (sqlite FULL)', 'pcm', { mode: 'pcm-mqtt', url: gw.ready.mqttUrl, httpUrl: gw.ready.httpUrl, id: 'probe-mqtt' }, 'HTTP POST -> store -> QoS 1 publish');
+    await gw.kill();
+    const gwMem = await ctx.spawn('gateway-memory', 'servers/gateway.ts', { store: 'memory', dataDir: tempDataDir('latency-mem') });
+    const pmem = await probe('pcm ws (memory store)', 'pcm', { mode: 'pcm-ws', url: gwMem.ready.websocketUrl, httpUrl: gwMem.ready.httpUrl, id: 'probe-ws' }, 'no fsync: engine + HTTP cost only');
+    await gwMem.kill();
+    return {
+      params: { count, durationMs, sequential: true },
+      rows,
+      chartMetric: 'p99Ms',
+      ratios: [
+        check('pcm ws p99 / raw ws p99', ratio(pws.p99, raw.p99), '<=', 2),
+        check('pcm mqtt p99 / raw ws p99', ratio(pmq.p99, raw.p99), '<=', 2),
+        { name: 'pcm mqtt p99 / aedes alone p99', value: ratio(pmq.p99, rawMqtt.p99) },
+        { name: 'pcm ws (memory store) p99 / raw ws p99', value: ratio(pmem.p99, raw.p99) },
+      ],
+      notes: [
+        'PCM latency includes the sender HTTP request and the durable append (SQLite FULL fsyncs each commit); the raw ws baseline is a bare echo with neither, so the ratio measures the whole send path against the transport alone.',
+        'Unloaded: one sequential sender. Latency under background load is not measured yet.',
+      ],
+    };
+  },
+};

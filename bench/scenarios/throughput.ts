@@ -1,0 +1,66 @@
+/**
+ * Delivery throughput to connected terminals (issue 2 "Numbers", issue 10): messages/s
+ * delivered to N connected terminals through a PCM gateway with the durable SQLite store in the
+ * path (HTTP send -> append -> push -> terminal ack) vs a bare `ws` server pushing the same
+ * number of frames one way to the same number of clients. Rate = messages received by the
+ * terminals / time from the first send to the last arrival, measured by the parent.
+ */
+import type { ResultRow } from '../lib/result.js';
+import { check } from '../lib/result.js';
+import { ratio } from '../lib/stats.js';
+import { connectTerminals, tempDataDir, waitDelivered, type Scenario } from '../lib/scenario.js';
+import { BENCH_PAYLOAD } from '../lib/secrets.js';
+
+export const throughput: Scenario = {
+  name: 'throughput',
+  title: 'Delivery to connected terminals',
+  summary: 'messages/s delivered to 1,000 connected terminals (sqlite store in the path) vs raw ws one-way',
+  async run(ctx) {
+    const terminals = ctx.quick ? 100 : 1_000;
+    const messages = ctx.quick ? 2_000 : 30_000;
+    const timeoutMs = ctx.quick ? 20_000 : 120_000;
+    const perLoader = Math.ceil(terminals / 2);
+    const rows: ResultRow[] = [];
+
+    const bare = await ctx.spawn('bare-ws', 'servers/bare-ws.ts');
+    const rawLoad = await connectTerminals(ctx, 'raw', 'raw-ws', String(bare.ready.websocketUrl), 'r-', terminals, { perLoader });
+    let t0 = performance.now();
+    await bare.call('blast', { count: messages, payload: BENCH_PAYLOAD });
+    const raw = await waitDelivered(rawLoad.loaders, messages, t0, timeoutMs);
+    const rawRate = raw.received / (raw.ms / 1000);
+    ctx.log(`throughput raw ws: ${Math.round(rawRate)} msg/s`);
+    rows.push({ name: 'raw ws one-way', role: 'baseline' as const, metrics: { deliveredPerSec: Math.round(rawRate), delivered: raw.received, terminals: rawLoad.connected }, note: 'server pushes JSON frames round-robin, no store' });
+    for (const l of rawLoad.loaders) await l.kill();
+    await bare.kill();
+
+    const pcm = async (name: string, mode: 'pcm-ws' | 'pcm-mqtt', store: Record<string, unknown>, note: string) => {
+      const gw = await ctx.spawn(`gw-${mode}`, 'servers/gateway.ts', { ...store, dataDir: tempDataDir('tput') });
+      const url = String(mode === 'pcm-ws' ? gw.ready.websocketUrl : gw.ready.mqttUrl);
+      const load = await connectTerminals(ctx, mode, mode, url, 'tp-', terminals, { perLoader });
+      const sender = await ctx.spawn('sender', 'load/http-load.ts', { url: gw.ready.httpUrl, connections: 16, pipelining: 4 });
+      t0 = performance.now();
+      const sent = sender.call<{ ok: number; perSec: number; statuses: Record<string, number> }>('run', { kind: 'send', prefix: 'tp-', terminals, count: messages, durationMs: timeoutMs, inflight: 64 }, timeoutMs + 30_000);
+      const s = await sent;
+      const got = await waitDelivered(load.loaders, s.ok, t0, timeoutMs);
+      const rate = got.received / (got.ms / 1000);
+      ctx.log(`throughput ${name}: ${Math.round(rate)} msg/s delivered (${got.received}/${s.ok}), sends ${Math.round(s.perSec)}/s`);
+      rows.push({ name, role: 'pcm' as const, metrics: { deliveredPerSec: Math.round(rate), delivered: got.received, terminals: load.connected, sendsPerSec: Math.round(s.perSec) }, note: `${note}; send statuses ${JSON.stringify(s.statuses)}` });
+      await sender.kill();
+      for (const l of load.loaders) await l.kill();
+      await gw.kill();
+      return rate;
+    };
+    const ws = await pcm('pcm ws, sqlite FULL', 'pcm-ws', { store: 'sqlite' }, 'HTTP send -> durable append -> push -> ack');
+    const mq = await pcm('pcm mqtt, sqlite FULL', 'pcm-mqtt', { store: 'sqlite' }, 'same, QoS 1 publish');
+    return {
+      params: { terminals, messages, senderInflight: 64, loaders: 2 },
+      rows,
+      chartMetric: 'deliveredPerSec',
+      ratios: [
+        check('pcm ws (durable) / raw ws one-way', ratio(ws, rawRate), '>=', 0.3),
+        { name: 'pcm mqtt (durable) / raw ws one-way', value: ratio(mq, rawRate) },
+      ],
+      notes: ['PCM rate includes the sender HTTP requests (one process, 64 in flight) and the durable append; the raw ws baseline has no sender and no store, so it is the transport ceiling.'],
+    };
+  },
+};

@@ -1,0 +1,29 @@
+import type { Command } from 'commander';
+
+/** `pcm bench [scenario...]`: the reproducible benchmark suite (issue 10; docs/benchmarks.md). */
+export function register(program: Command): void {
+  program
+    .command('bench')
+    .summary('run benchmark scenarios beside their baselines')
+    .description(
+      'Run named benchmark scenarios, each beside its baseline in the same run; prints a table with the machine\n' +
+        'and writes bench/results/<scenario>.json and .svg. With no names, runs every scenario except scale100k.\n' +
+        'Run on a quiet machine: other load skews the ratios. See docs/benchmarks.md.',
+    )
+    .argument('[scenario...]', 'scenario names')
+    .option('--quick', 'small sizes: a smoke run of a few seconds per scenario', false)
+    .option('--list', 'list the scenarios and exit', false)
+    .action(async (names: string[], opts: { quick: boolean; list: boolean }) => {
+      const { runBench, scenarios } = await import('../../bench/runner.js');
+      if (opts.list) {
+        for (const s of scenarios) process.stdout.write(`${s.name.padEnd(12)} ${s.summary}\n`);
+        return;
+      }
+      try {
+        await runBench(names, { quick: opts.quick });
+      } catch (err) {
+        process.stderr.write(`pcm bench: ${(err as Error).message}\n`);
+        process.exitCode = 1;
+      }
+    });
+}
