@@ -14,6 +14,26 @@ function bad(message: string): PcmError {
 }
 
 /**
+ * Deepest nesting of arrays/objects accepted in a payload (issue 8, hostile input). JSON.parse
+ * copes with 100,000 levels in a 200 KB frame but JSON.stringify, which every later step uses
+ * (store, relay, HTTP reply), overflows the stack on it: such input is refused at the edge.
+ */
+export const MAX_JSON_DEPTH = 64;
+
+/** Throws PCM_ERR_BAD_REQUEST when `value` nests deeper than `maxDepth`; iterative, so it cannot overflow itself. */
+export function assertJsonDepth(value: unknown, what = 'payload', maxDepth = MAX_JSON_DEPTH): void {
+  const stack: Array<[unknown, number]> = [[value, 0]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (typeof v !== 'object' || v === null) continue;
+    if (depth >= maxDepth) throw bad(`${what} nests deeper than ${maxDepth} levels`);
+    for (const child of Array.isArray(v) ? v : Object.values(v)) {
+      if (typeof child === 'object' && child !== null) stack.push([child, depth + 1]);
+    }
+  }
+}
+
+/**
  * Decodes one terminal -> server WebSocket frame. Throws PcmError with a stable code on
  * anything malformed; the caller answers with an `error` frame and changes nothing.
  */
@@ -57,6 +77,7 @@ function decodeAck(obj: Record<string, unknown>): AckFrame {
 function decodeReply(obj: Record<string, unknown>): ReplyFrame {
   if (!isCorrelationId(obj.correlationId)) throw bad('reply.correlationId must be a non-empty string of at most 128 characters');
   if (!('payload' in obj)) throw bad('reply.payload is required');
+  assertJsonDepth(obj.payload, 'reply.payload');
   return { type: 'reply', correlationId: obj.correlationId, payload: obj.payload };
 }
 

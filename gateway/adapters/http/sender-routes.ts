@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { PcmError } from '../../../common/errors.js';
 import { assertTerminalId } from '../../../protocol/terminal-id.js';
+import { assertJsonDepth } from '../../../protocol/codec.js';
 import type { DeliveryEngine } from '../../core/engine.js';
 import { apiKeyAuth } from './api-key.js';
 import { PresenceResponse, RequestBody, RequestResponse, SendBody, SendResponse, TerminalParams } from './schemas.js';
@@ -36,6 +37,7 @@ function checkTimeout(raw: unknown, dflt: number): number {
 /** The payload as stored: its JSON text, measured in bytes against PCM_MAX_PAYLOAD_BYTES. */
 function encodePayload(payload: unknown, max: number): string {
   if (payload === undefined) throw new PcmError('PCM_ERR_BAD_REQUEST', 'payload is required');
+  assertJsonDepth(payload); // hostile nesting would overflow JSON.stringify (issue 8)
   const text = JSON.stringify(payload);
   const size = Buffer.byteLength(text);
   if (size > max) throw new PcmError('PCM_ERR_PAYLOAD_TOO_LARGE', `payload of ${size} bytes exceeds the limit of ${max} bytes`);
