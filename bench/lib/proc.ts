@@ -18,10 +18,19 @@ export interface Child {
   kill(): Promise<void>;
 }
 
+/**
+ * PCM_BENCH_CPU_PROF=<dir>: server children under bench/servers/ write a V8 CPU profile there
+ * (open it in Chrome DevTools or summarize with bench/profile-top.ts).
+ */
+function profileFlags(rel: string): string[] {
+  const dir = process.env.PCM_BENCH_CPU_PROF;
+  return dir && rel.startsWith('servers/') ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : [];
+}
+
 /** Spawn `bench/<rel>` with tsx and --expose-gc; resolves once it sends `{event:'ready'}`. */
 export async function spawnChild(name: string, rel: string, args: Record<string, unknown> = {}, opts: { startTimeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<Child> {
   const proc = fork(path.join(benchDir, rel), [JSON.stringify(args)], {
-    execArgv: ['--expose-gc', '--max-old-space-size=4096', '--import', 'tsx'],
+    execArgv: ['--expose-gc', '--max-old-space-size=4096', '--import', 'tsx', ...profileFlags(rel)],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     env: { ...process.env, ...opts.env },
   });

@@ -34,36 +34,33 @@ export function sourceAddresses(child: number, perChild = 2): string[] {
 /** At most this many connections per load-generator process (the 20,000 open-files cap, with room). */
 export const MAX_CONNECTIONS_PER_LOADER = 9_000;
 
-/**
- * Spawns enough `load/terminals.ts` children for `count` terminals of one mode and connects
- * them all (in parallel across children); returns the children and the connect summary.
- */
-export async function connectTerminals(
-  ctx: ScenarioContext,
-  label: string,
-  mode: string,
-  url: string,
-  prefix: string,
-  count: number,
-  opts: { perLoader?: number; budgetMs?: number; concurrency?: number; firstChildIndex?: number } = {},
-): Promise<{ loaders: Child[]; connected: number; failed: number; ms: number; perSec: number; errors: Record<string, number> }> {
+export interface LoaderOptions { perLoader?: number; budgetMs?: number; concurrency?: number; firstChildIndex?: number }
+export interface ConnectSummary { loaders: Child[]; connected: number; failed: number; ms: number; perSec: number; errors: Record<string, number> }
+
+/** Spawns enough `load/terminals.ts` children for `count` terminals of one mode (none connected yet). */
+export async function spawnLoaders(ctx: ScenarioContext, label: string, mode: string, url: string, prefix: string, count: number, opts: LoaderOptions = {}): Promise<Child[]> {
   const per = Math.min(opts.perLoader ?? MAX_CONNECTIONS_PER_LOADER, MAX_CONNECTIONS_PER_LOADER);
   const n = Math.max(1, Math.ceil(count / per));
-  const loaders: Child[] = [];
-  for (let i = 0; i < n; i++) {
-    const start = i * per;
-    loaders.push(await ctx.spawn(`${label}-load-${i}`, 'load/terminals.ts', {
-      mode, url, prefix, start, count: Math.min(per, count - start),
-      localAddresses: sourceAddresses((opts.firstChildIndex ?? 0) + i), concurrency: opts.concurrency ?? 64,
-    }));
-  }
+  return Promise.all(Array.from({ length: n }, (_, i) => ctx.spawn(`${label}-load-${i}`, 'load/terminals.ts', {
+    mode, url, prefix, start: i * per, count: Math.min(per, count - i * per),
+    localAddresses: sourceAddresses((opts.firstChildIndex ?? 0) + i), concurrency: opts.concurrency ?? 64,
+  })));
+}
+
+/** Connects every loader's terminals in parallel; the clock starts here, not at process spawn. */
+export async function connectLoaders(loaders: Child[], budgetMs = 120_000): Promise<ConnectSummary> {
   const t0 = performance.now();
-  const res = await Promise.all(loaders.map((l) => l.call<{ connected: number; failed: number; errors: Record<string, number> }>('connect', { budgetMs: opts.budgetMs ?? 120_000 }, (opts.budgetMs ?? 120_000) + 60_000)));
+  const res = await Promise.all(loaders.map((l) => l.call<{ connected: number; failed: number; errors: Record<string, number> }>('connect', { budgetMs }, budgetMs + 60_000)));
   const ms = performance.now() - t0;
   const connected = res.reduce((s, r) => s + r.connected, 0);
   const errors: Record<string, number> = {};
   for (const r of res) for (const [k, v] of Object.entries(r.errors)) errors[k] = (errors[k] ?? 0) + v;
   return { loaders, connected, failed: res.reduce((s, r) => s + r.failed, 0), ms, perSec: connected / (ms / 1000), errors };
+}
+
+/** spawnLoaders + connectLoaders. */
+export async function connectTerminals(ctx: ScenarioContext, label: string, mode: string, url: string, prefix: string, count: number, opts: LoaderOptions = {}): Promise<ConnectSummary> {
+  return connectLoaders(await spawnLoaders(ctx, label, mode, url, prefix, count, opts), opts.budgetMs);
 }
 
 /** Polls the loaders until `target` frames arrived in total, or `timeoutMs`; returns elapsed ms from `t0`. */

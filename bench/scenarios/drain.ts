@@ -7,11 +7,12 @@
  */
 import type { ResultRow } from '../lib/result.js';
 import path from 'node:path';
+import { copyFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { SqliteMessageStore } from '../../gateway/adapters/sqlite/sqlite-store.js';
 import { check } from '../lib/result.js';
 import { ratio } from '../lib/stats.js';
-import { connectTerminals, tempDataDir, waitDelivered, type Scenario } from '../lib/scenario.js';
+import { connectLoaders, connectTerminals, spawnLoaders, tempDataDir, waitDelivered, type Scenario } from '../lib/scenario.js';
 import { BENCH_PAYLOAD } from '../lib/secrets.js';
 
 export const drain: Scenario = {
@@ -24,6 +25,7 @@ export const drain: Scenario = {
     const total = terminals * perTerminal;
     const timeoutMs = ctx.quick ? 20_000 : 120_000;
     const dataDir = tempDataDir('drain');
+    const dataDirNormal = tempDataDir('drain-normal');
     const store = new SqliteMessageStore({ file: path.join(dataDir, 'messages.db'), synchronous: 'NORMAL' });
     const payload = JSON.stringify(BENCH_PAYLOAD);
     const now = Date.now();
@@ -34,15 +36,23 @@ export const drain: Scenario = {
     ctx.log(`drain: ${total} messages stored for ${terminals} terminals`);
     const rows: ResultRow[] = [];
 
-    const gw = await ctx.spawn('gateway', 'servers/gateway.ts', { store: 'sqlite', dataDir });
-    const t0 = performance.now();
-    const load = await connectTerminals(ctx, 'drain', 'pcm-ws', String(gw.ready.websocketUrl), 'dr-', terminals, { concurrency: terminals });
-    const got = await waitDelivered(load.loaders, total, t0, timeoutMs);
-    const rate = got.received / (got.ms / 1000);
-    ctx.log(`drain pcm: ${got.received}/${total} in ${Math.round(got.ms)} ms = ${Math.round(rate)} msg/s`);
-    rows.push({ name: 'pcm ws drain, sqlite', role: 'pcm' as const, metrics: { drainedPerSec: Math.round(rate), drained: got.received, terminals, elapsedMs: Math.round(got.ms) }, note: 'dial + welcome + pending reads + acks' });
-    for (const l of load.loaders) await l.kill();
-    await gw.kill();
+    // The same filled file drained twice: FULL (default) first, then a copy under NORMAL.
+    copyFileSync(path.join(dataDir, 'messages.db'), path.join(dataDirNormal, 'messages.db'));
+    const drainOnce = async (name: string, dir: string, synchronous: 'FULL' | 'NORMAL', note: string) => {
+      const gw = await ctx.spawn(`gateway-${synchronous}`, 'servers/gateway.ts', { store: 'sqlite', sqliteSynchronous: synchronous, dataDir: dir });
+      const loaders = await spawnLoaders(ctx, 'drain', 'pcm-ws', String(gw.ready.websocketUrl), 'dr-', terminals, { concurrency: terminals });
+      const t0 = performance.now();
+      const load = await connectLoaders(loaders);
+      const got = await waitDelivered(load.loaders, total, t0, timeoutMs);
+      const rate = got.received / (got.ms / 1000);
+      ctx.log(`drain ${name}: ${got.received}/${total} in ${Math.round(got.ms)} ms = ${Math.round(rate)} msg/s`);
+      rows.push({ name, role: 'pcm' as const, metrics: { drainedPerSec: Math.round(rate), drained: got.received, terminals, elapsedMs: Math.round(got.ms) }, note });
+      for (const l of load.loaders) await l.kill();
+      await gw.kill();
+      return rate;
+    };
+    const rate = await drainOnce('pcm ws drain, sqlite FULL', dataDir, 'FULL', 'default; dial + welcome + pending reads + an ack per message');
+    await drainOnce('pcm ws drain, sqlite NORMAL', dataDirNormal, 'NORMAL', 'same file, no fsync per commit');
 
     const bare = await ctx.spawn('bare-ws', 'servers/bare-ws.ts');
     const rawLoad = await connectTerminals(ctx, 'raw', 'raw-ws', String(bare.ready.websocketUrl), 'r-', terminals, { concurrency: terminals });
