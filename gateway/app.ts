@@ -160,7 +160,7 @@ export async function buildGateway(opts: BuildGatewayOptions): Promise<Gateway> 
   });
   registerHealthRoutes(app, { store, metrics, isClosing: () => closing });
 
-  const mqtts = mqtt && opts.tls ? new MqttsListener(mqtt.broker, opts.tls) : undefined;
+  const mqtts = mqtt && opts.tls ? new MqttsListener(mqtt.broker, opts.tls, mqtt.maxPacketBytes) : undefined;
   app.addHook('onClose', async () => {
     sweeper.stop();
     await mqtts?.close();

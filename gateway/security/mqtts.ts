@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import type { Aedes } from 'aedes';
 import type { TlsMaterial } from './tls.js';
+import { guardMqttPackets } from './mqtt-packet-guard.js';
 
 /**
  * MQTT over TLS (mqtts, conventionally port 8883): a TLS listener handing each decrypted
@@ -14,12 +15,17 @@ export class MqttsListener {
   constructor(
     private readonly broker: Aedes,
     private readonly tls: TlsMaterial,
+    /** Largest MQTT packet a client may declare (MqttEdge.maxPacketBytes). */
+    private readonly maxPacketBytes: number,
     /** Seconds a TLS handshake may take before the socket is dropped (slow/garbage clients). */
     private readonly handshakeTimeoutMs = 10_000,
   ) {}
 
   async listen(host: string, port: number): Promise<number> {
-    const server = createServer({ ...this.tls, handshakeTimeout: this.handshakeTimeoutMs }, (sock) => this.broker.handle(sock));
+    const server = createServer({ ...this.tls, handshakeTimeout: this.handshakeTimeoutMs }, (sock) => {
+      guardMqttPackets(sock, this.maxPacketBytes);
+      this.broker.handle(sock);
+    });
     // Handshake failures (untrusted peers, plain-text clients) are the peer's problem: drop them.
     server.on('tlsClientError', (_err, sock) => sock.destroy());
     this.server = server;

@@ -9,6 +9,7 @@ import { verifyTerminalToken } from '../../../protocol/token.js';
 import { mayPublish, maySubscribe, parseTopic, topics } from '../../../protocol/topics.js';
 import type { DeliveryEngine } from '../../core/engine.js';
 import { MqttTerminalConnection } from './mqtt-connection.js';
+import { guardMqttPackets } from '../../security/mqtt-packet-guard.js';
 
 export interface MqttEdgeOptions {
   engine: DeliveryEngine;
@@ -108,6 +109,11 @@ export class MqttEdge {
     return edge;
   }
 
+  /** Largest MQTT packet accepted: a frame plus room for the topic and header (gateway/security/mqtt-packet-guard.ts). */
+  get maxPacketBytes(): number {
+    return this.opts.maxFrameBytes + 1024;
+  }
+
   get sessionCount(): number {
     return this.conns.size;
   }
@@ -150,13 +156,17 @@ export class MqttEdge {
   registerWebSocketRoute(app: FastifyInstance): void {
     app.get('/mqtt', { websocket: true, config: { rateLimit: false } }, (socket, req) => {
       const stream = createWebSocketStream(socket);
+      guardMqttPackets(stream, this.maxPacketBytes);
       stream.on('error', () => stream.destroy());
       this.broker.handle(stream, req.raw);
     });
   }
 
   async listen(host: string, port: number): Promise<number> {
-    const server = createServer((sock) => this.broker.handle(sock));
+    const server = createServer((sock) => {
+      guardMqttPackets(sock, this.maxPacketBytes); // aedes has no packet size limit (issue 8)
+      this.broker.handle(sock);
+    });
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
