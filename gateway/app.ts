@@ -38,7 +38,7 @@ export type GatewayAppConfig = Pick<
   | 'deliveryWindow'
   | 'drainReconnectAfterMs'
 > &
-  Partial<Pick<GatewayConfig, 'mqttTlsPort' | 'httpHeadersTimeoutMs' | 'httpRequestTimeoutMs' | 'httpKeepAliveTimeoutMs'>>;
+  Partial<Pick<GatewayConfig, 'resyncSeconds' | 'mqttTlsPort' | 'httpHeadersTimeoutMs' | 'httpRequestTimeoutMs' | 'httpKeepAliveTimeoutMs'>>;
 
 export interface BuildGatewayOptions {
   config: Readonly<GatewayAppConfig>;
@@ -84,6 +84,7 @@ export async function buildGateway(opts: BuildGatewayOptions): Promise<Gateway> 
       maxSessions: config.maxSessions,
       window: config.deliveryWindow,
       drainReconnectAfterMs: config.drainReconnectAfterMs,
+      resyncIntervalMs: Math.round((config.resyncSeconds ?? 5) * 1000),
     },
     {
       store,
@@ -99,6 +100,7 @@ export async function buildGateway(opts: BuildGatewayOptions): Promise<Gateway> 
         sessionOpened: (p) => metricsRef?.sessionOpened(p),
         sessionClosed: () => undefined,
         frameRejected: (c) => metricsRef?.frameRejected(c),
+        resynced: () => metricsRef?.resynced(),
       },
     },
   );

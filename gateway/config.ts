@@ -31,6 +31,7 @@ export const GatewayConfigSchema = Type.Object({
   requestTimeoutMs: Type.Integer({ minimum: 1, maximum: 60_000, default: 10_000, description: 'Default wait of `POST /requests` when the body gives no `timeoutMs`.' }),
   deliveryWindow: Type.Integer({ minimum: 1, maximum: 10_000, default: 64, description: 'Unacked messages in flight per terminal.' }),
   drainReconnectAfterMs: Type.Integer({ minimum: 0, default: 2000, description: '`reconnectAfterMs` sent in `drain` frames (eviction, shutdown).' }),
+  resyncSeconds: Type.Number({ minimum: 0, maximum: 3600, default: 5, description: 'Resync period: every connected terminal is checked against the store (one counter read) at least this often, so a lost relay event delays a message by at most this long. 0 turns the sweep off.' }),
   sqliteSynchronous: Type.Union([Type.Literal('FULL'), Type.Literal('NORMAL')], { default: 'FULL', description: 'SQLite durability: FULL survives power loss, NORMAL survives a process kill (faster).' }),
   ...couchbaseConfigProperties,
   kafkaBrokers: Type.Array(Type.String(), { default: [], description: 'Kafka brokers `host:port`, comma-separated (required when PCM_RELAY=kafka).' }),

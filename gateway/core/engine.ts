@@ -29,7 +29,18 @@ export interface EngineOptions {
   drainReconnectAfterMs?: number;
   /** How often paused (backpressure) or failed pumps are retried. */
   resumeIntervalMs?: number;
+  /**
+   * Resync period (PCM_RESYNC_SECONDS, issue 5): every connected session is checked against the
+   * store at least once per period, so a lost relay event delays a message by at most this much
+   * (invariant 2.7). 0 turns the sweep off.
+   */
+  resyncIntervalMs?: number;
+  /** Store reads the resync sweep keeps in flight at most. */
+  resyncConcurrency?: number;
 }
+
+/** The resync period is covered in this many ticks, each checking a slice of the sessions. */
+const RESYNC_SLICES = 4;
 
 export interface EngineDeps {
   store: MessageStore;
@@ -113,6 +124,11 @@ export class DeliveryEngine {
   private readonly ttl0Status = new Map<string, SendStatus>();
   private resumeTimer: ReturnType<typeof setInterval> | undefined;
   private presenceTimer: ReturnType<typeof setInterval> | undefined;
+  private resyncTimer: ReturnType<typeof setInterval> | undefined;
+  /** Sessions still to check in the current resync period (refilled when empty). */
+  private resyncQueue: Session[] = [];
+  private resyncSliceSize = 0;
+  private resyncRunning = false;
   private closing = false;
 
   constructor(
@@ -140,6 +156,11 @@ export class DeliveryEngine {
     await this.relay.start(this.gatewayId, (ev) => this.onRelayEvent(ev));
     this.presenceTimer = setInterval(() => this.refreshPresence(), this.opts.heartbeatSeconds * 1000);
     this.presenceTimer.unref?.();
+    const resyncMs = this.opts.resyncIntervalMs ?? 5000;
+    if (resyncMs > 0) {
+      this.resyncTimer = setInterval(() => void this.resyncTick(), Math.max(1, Math.floor(resyncMs / RESYNC_SLICES)));
+      this.resyncTimer.unref?.();
+    }
   }
 
   /** Drains every session (`drain` frame, then close) and fails waiting requests. */
@@ -148,6 +169,7 @@ export class DeliveryEngine {
     this.closing = true;
     if (this.presenceTimer) clearInterval(this.presenceTimer);
     if (this.resumeTimer) clearInterval(this.resumeTimer);
+    if (this.resyncTimer) clearInterval(this.resyncTimer);
     const releases: Promise<void>[] = [];
     for (const s of [...this.sessions.values()]) {
       releases.push(this.end(s, { type: 'drain', reconnectAfterMs: this.drainReconnectAfterMs, reason: 'shutdown' }, 'gateway shutting down'));
@@ -592,6 +614,55 @@ export class DeliveryEngine {
     if (s.connectionEpoch !== undefined) {
       await this.directory.release(s.terminalId, this.gatewayId, s.connectionEpoch).catch((err: unknown) => this.log.warn({ err, terminalId: s.terminalId }, 'presence release failed'));
     }
+  }
+
+  /**
+   * One tick of the resync sweep (issue 5, invariant 2.7). A single timer for all sessions: the
+   * period is split into RESYNC_SLICES ticks, each checking a slice of the sessions snapshotted
+   * at the start of the period, so every session is checked once per period and the store load
+   * is spread. The check is one `state()` read (the counter); only a session whose counter is
+   * ahead of everything it has seen gets a pump (a `pending()` page). A tick that finds the
+   * previous one still running skips (bounded work when the store is slow).
+   */
+  private async resyncTick(): Promise<void> {
+    if (this.closing || this.resyncRunning) return;
+    if (this.resyncQueue.length === 0) {
+      this.resyncQueue = [...this.sessions.values()];
+      this.resyncSliceSize = Math.ceil(this.resyncQueue.length / RESYNC_SLICES);
+    }
+    const slice = this.resyncQueue.splice(0, this.resyncSliceSize);
+    if (slice.length === 0) return;
+    this.resyncRunning = true;
+    try {
+      const limit = Math.max(1, this.opts.resyncConcurrency ?? 32);
+      let next = 0;
+      const worker = async () => {
+        while (next < slice.length && !this.closing) await this.resyncSession(slice[next++]!);
+      };
+      await Promise.all(Array.from({ length: Math.min(limit, slice.length) }, worker));
+    } finally {
+      this.resyncRunning = false;
+    }
+  }
+
+  private async resyncSession(s: Session): Promise<void> {
+    // A pumping, stalled or not-yet-caught-up session reads the store anyway.
+    if (s.closed || !s.ready || s.pumping || s.paused || !s.caughtUp) return;
+    let lastSeq: number;
+    try {
+      lastSeq = (await this.store.state(s.terminalId)).lastSeq;
+    } catch (err) {
+      this.log.debug({ err, terminalId: s.terminalId }, 'resync check failed; next period retries');
+      return;
+    }
+    // lastSeq also counts ttl-0, expired and collapsed seqs that pending() never returns, so the
+    // counter may stay ahead of the cursor for good: `resyncSeen` keeps that from costing a
+    // pending() read every period.
+    if (s.closed || lastSeq <= Math.max(s.cursor, s.resyncSeen)) return;
+    s.resyncSeen = lastSeq;
+    this.metrics.resynced?.();
+    s.caughtUp = false;
+    void this.pump(s);
   }
 
   private refreshPresence(): void {

@@ -17,6 +17,8 @@ export interface EngineMetrics {
   sessionClosed(protocol: Protocol): void;
   /** A terminal frame rejected with an error frame (code = PCM_ERR_*). */
   frameRejected(code: string): void;
+  /** The resync sweep found a session behind the store's counter and pumped it (a relay event was lost or late). */
+  resynced?(): void;
 }
 
 export const noopMetrics: EngineMetrics = {

@@ -40,6 +40,8 @@ export class Session {
   /** Paused by backpressure; the engine's resume sweep restarts it. */
   paused = false;
   closed = false;
+  /** Highest store counter the resync sweep has already pumped for (engine.resyncSession). */
+  resyncSeen = 0;
 
   constructor(
     readonly conn: TerminalConnection,

@@ -12,6 +12,7 @@ export class GatewayMetrics implements EngineMetrics {
   private readonly deliveredC: Counter<'protocol'>;
   private readonly ackedC: Counter;
   private readonly expiredC: Counter;
+  private readonly resyncedC: Counter;
   private readonly rejectedC: Counter<'code'>;
   private readonly framesRejectedC: Counter<'code'>;
   private readonly sessionsOpenedC: Counter<'protocol'>;
@@ -35,6 +36,7 @@ export class GatewayMetrics implements EngineMetrics {
     this.deliveredC = new Counter({ name: 'pcm_messages_delivered_total', help: 'Message frames written to terminals (redeliveries included), by protocol.', labelNames: ['protocol'], registers });
     this.ackedC = new Counter({ name: 'pcm_messages_acked_total', help: 'Messages covered by terminal acks that moved the cursor.', registers });
     this.expiredC = new Counter({ name: 'pcm_messages_expired_total', help: 'ttlSeconds 0 messages dropped because the terminal was not connected.', registers });
+    this.resyncedC = new Counter({ name: 'pcm_resync_pumps_total', help: 'Sessions the periodic resync found behind the store counter and drained (lost or late relay events).', registers });
     this.rejectedC = new Counter({ name: 'pcm_messages_rejected_total', help: 'Sender API requests rejected, by PCM_ERR_* code.', labelNames: ['code'], registers });
     this.framesRejectedC = new Counter({ name: 'pcm_frames_rejected_total', help: 'Terminal frames answered with an error frame, by PCM_ERR_* code.', labelNames: ['code'], registers });
     this.latency = new Histogram({
@@ -56,6 +58,10 @@ export class GatewayMetrics implements EngineMetrics {
   acked(count: number): void {
     this.ackedC.inc(count);
   }
+  resynced(): void {
+    this.resyncedC.inc();
+  }
+
   expired(count: number): void {
     this.expiredC.inc(count);
   }
