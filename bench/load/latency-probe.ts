@@ -6,6 +6,7 @@
  * - raw-ws: send a frame to the bare `ws` echo server, time until the echo arrives.
  * - raw-mqtt: publish QoS 1 to its own topic on `aedes` alone, time until it comes back.
  */
+import net from 'node:net';
 import WebSocket from 'ws';
 import mqtt from 'mqtt';
 import { Pool } from 'undici';
@@ -48,7 +49,11 @@ await serveChild(async ({ mode, url, httpUrl, id = 'probe-0' }: { mode: Mode; ur
     const opts = mode === 'pcm-mqtt'
       ? { clientId: id, username: id, password: await mintTerminalToken(BENCH_JWT_SECRET, id), clean: true, reconnectPeriod: 0, protocolVersion: 4 as const }
       : { clientId: id, clean: true, reconnectPeriod: 0, protocolVersion: 4 as const };
-    const client = await mqtt.connectAsync(url, opts);
+    // noDelay on the client socket too: a round trip writes PUBACK then the next PUBLISH, and
+    // Nagle + delayed ACK would add ~40 ms to the baseline (PCM's probe writes one ack per send).
+    const u = new URL(url);
+    const client = new mqtt.MqttClient(() => net.createConnection({ host: u.hostname, port: Number(u.port), noDelay: true }), opts);
+    await new Promise<void>((resolve, reject) => { client.once('connect', () => resolve()); client.once('error', reject); });
     const topic = mode === 'pcm-mqtt' ? `pcm/t/${id}/messages` : `bench/${id}`;
     await client.subscribeAsync(topic, { qos: 1 });
     client.on('message', (_t, payload) => {

@@ -74,7 +74,7 @@ await serveChild(async (a: Args) => {
           ws.on('close', () => { if (open) closed++; });
         } else {
           const u = new URL(a.url);
-          const stream = () => net.createConnection({ host: u.hostname, port: Number(u.port), localAddress });
+          const stream = () => net.createConnection({ host: u.hostname, port: Number(u.port), localAddress, noDelay: true });
           const opts = a.mode === 'pcm-mqtt'
             ? { clientId: id, username: id, password: await mintTerminalToken(BENCH_JWT_SECRET, id), clean: true, keepalive: 300, reconnectPeriod: 0, protocolVersion: 4 as const }
             : { clientId: id, clean: true, keepalive: 300, reconnectPeriod: 0, protocolVersion: 4 as const };

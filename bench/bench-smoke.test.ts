@@ -1,0 +1,37 @@
+/**
+ * End-to-end smoke test of the bench harness: runs the `discovery` scenario with --quick sizes
+ * (real child processes: PCM discovery, a bare fastify baseline, undici load generators) and
+ * checks the JSON it writes. No timing thresholds: this machine is shared; numbers only must exist.
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { runScenario, scenarios } from './runner.js';
+import type { ScenarioResult } from './lib/result.js';
+
+const dir = mkdtempSync(path.join(tmpdir(), 'pcm-bench-smoke-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('pcm bench (quick smoke)', () => {
+  it('runs discovery beside its baseline and writes JSON + SVG with positive numbers', async () => {
+    const s = scenarios.find((x) => x.name === 'discovery')!;
+    await runScenario(s, { quick: true, resultsDir: dir, log: () => undefined });
+    const r = JSON.parse(readFileSync(path.join(dir, 'discovery.json'), 'utf8')) as ScenarioResult;
+    expect(r.scenario).toBe('discovery');
+    expect(r.quick).toBe(true);
+    expect(r.machine.cores).toBeGreaterThan(0);
+    expect(r.machine.cpuModel.length).toBeGreaterThan(0);
+    expect(r.machine.node).toMatch(/^v\d+/);
+    expect(r.rows.map((row) => row.role).sort()).toEqual(['baseline', 'pcm']);
+    for (const row of r.rows) {
+      expect(row.metrics.requestsPerSec).toBeGreaterThan(0);
+      expect(row.metrics.ok).toBeGreaterThan(0);
+      expect(row.metrics.p50Ms).toBeGreaterThan(0);
+      expect(row.metrics.p99Ms).toBeGreaterThanOrEqual(row.metrics.p50Ms!);
+      expect(row.metrics.p999Ms).toBeGreaterThanOrEqual(row.metrics.p99Ms!);
+    }
+    expect(r.ratios[0]!.value).toBeGreaterThan(0);
+    expect(readFileSync(path.join(dir, 'discovery.svg'), 'utf8')).toContain('<svg');
+  }, 90_000);
+});
