@@ -164,6 +164,9 @@ export class MqttEdge {
 
   async listen(host: string, port: number): Promise<number> {
     const server = createServer((sock) => {
+      // Small MQTT packets (PUBLISH, PUBACK) must not wait for Nagle's algorithm to meet the
+      // peer's delayed ACK (~40 ms per exchange); `ws` sets the same on WebSocket sockets.
+      sock.setNoDelay(true);
       guardMqttPackets(sock, this.maxPacketBytes); // aedes has no packet size limit (issue 8)
       this.broker.handle(sock);
     });
