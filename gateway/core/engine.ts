@@ -8,6 +8,7 @@ import type { RelayBus, RelayEvent } from '../ports/relay-bus.js';
 import type { TerminalConnection } from '../ports/terminal-connection.js';
 import { nullLog, type CoreLog } from './log.js';
 import { noopMetrics, type EngineMetrics } from './metrics.js';
+import type { TerminalEvent, TerminalEventSink } from '../ports/timeline.js';
 import { messageFrame } from './message-frame.js';
 import { LruRegistry } from './registry.js';
 import { PendingRequests, correlationGateway, newCorrelationId } from './requests.js';
@@ -49,6 +50,8 @@ export interface EngineDeps {
   clock?: Clock;
   log?: CoreLog;
   metrics?: EngineMetrics;
+  /** Per-terminal timeline (issue 9); best effort, never blocks delivery. */
+  events?: TerminalEventSink;
   newId?: () => string;
 }
 
@@ -110,6 +113,7 @@ export class DeliveryEngine {
   private readonly clock: Clock;
   private readonly log: CoreLog;
   private readonly metrics: EngineMetrics;
+  private readonly events: TerminalEventSink | undefined;
   private readonly newId: () => string;
   private readonly window: number;
   private readonly maxBufferedBytes: number;
@@ -129,6 +133,7 @@ export class DeliveryEngine {
   private resyncQueue: Session[] = [];
   private resyncSliceSize = 0;
   private resyncRunning = false;
+  private drain: DrainState | undefined;
   private closing = false;
 
   constructor(
@@ -142,6 +147,7 @@ export class DeliveryEngine {
     this.clock = deps.clock ?? systemClock;
     this.log = deps.log ?? nullLog;
     this.metrics = deps.metrics ?? noopMetrics;
+    this.events = deps.events;
     this.newId = deps.newId ?? randomUUID;
     this.window = opts.window ?? 64;
     this.maxBufferedBytes = opts.maxBufferedBytes ?? 1024 * 1024;
@@ -170,6 +176,7 @@ export class DeliveryEngine {
     if (this.presenceTimer) clearInterval(this.presenceTimer);
     if (this.resumeTimer) clearInterval(this.resumeTimer);
     if (this.resyncTimer) clearInterval(this.resyncTimer);
+    if (this.drain?.timer) clearInterval(this.drain.timer);
     const releases: Promise<void>[] = [];
     for (const s of [...this.sessions.values()]) {
       releases.push(this.end(s, { type: 'drain', reconnectAfterMs: this.drainReconnectAfterMs, reason: 'shutdown' }, 'gateway shutting down'));
@@ -212,6 +219,7 @@ export class DeliveryEngine {
       return { terminalId: m.terminalId, seq: m.seq, messageId: m.messageId, status };
     }
     this.metrics.accepted();
+    this.emit({ type: 'sent', terminalId: m.terminalId, seq: m.seq, messageId: m.messageId });
     if (!volatile) {
       // The relay is an accelerator (invariant 2.7): the sender is not kept waiting for it.
       void this.route(m, appended.epoch, false).catch((err) => this.log.warn({ err, terminalId: m.terminalId }, 'routing failed; the message waits in the store'));
@@ -220,6 +228,7 @@ export class DeliveryEngine {
     const handed = await this.route(m, appended.epoch, true).catch(() => false);
     const status: SendStatus = handed ? 'sent' : 'dropped';
     if (!handed) this.metrics.expired(1);
+    if (!handed) this.emit({ type: 'expired', terminalId: m.terminalId, seq: m.seq, messageId: m.messageId, reason: 'ttl 0: terminal not connected' });
     this.rememberTtl0(m.messageId, status);
     return { terminalId: m.terminalId, seq: m.seq, messageId: m.messageId, status };
   }
@@ -246,6 +255,7 @@ export class DeliveryEngine {
       throw e;
     }
     this.metrics.accepted();
+    this.emit({ type: 'request', terminalId, seq: appended.message.seq, messageId: appended.message.messageId, correlationId });
     void this.route(appended.message, appended.epoch, false).catch((err) => this.log.warn({ err, terminalId }, 'routing a request failed'));
     const reply = await waiting;
     return { seq: appended.message.seq, reply, latencyMs: this.clock.now() - started };
@@ -337,6 +347,7 @@ export class DeliveryEngine {
     s.cursor = s.ackedSeq = state.lastAckedSeq;
     conn.send({ type: 'welcome', terminalId, sessionId: s.sessionId, heartbeatSeconds: this.opts.heartbeatSeconds, epoch: state.epoch, lastAckedSeq: state.lastAckedSeq });
     s.ready = true;
+    this.emit({ type: 'connected', terminalId, protocol: conn.protocol });
     this.log.debug({ terminalId, sessionId: s.sessionId, protocol: conn.protocol, lastAckedSeq: state.lastAckedSeq }, 'session ready');
     void this.pump(s);
   }
@@ -394,6 +405,7 @@ export class DeliveryEngine {
     if (r.lastAckedSeq > s.ackedSeq) s.ackedSeq = r.lastAckedSeq;
     const n = s.settle(seq);
     if (n > 0) this.metrics.acked(n);
+    this.emit({ type: 'acked', terminalId: s.terminalId, seq });
     this.sessions.touch(s.terminalId);
     // Caught up = everything stored was written; new messages arrive through offer(). Skipping
     // the read here saves one store round trip per ack (a batch of gets on Couchbase).
@@ -404,6 +416,7 @@ export class DeliveryEngine {
     if (!s.correlations.has(correlationId)) {
       throw new PcmError('PCM_ERR_UNKNOWN_CORRELATION', `no request with correlation id ${JSON.stringify(correlationId)} was sent on this session`);
     }
+    this.emit({ type: 'reply', terminalId: s.terminalId, correlationId });
     if (this.requests.resolve(correlationId, s.terminalId, payload)) {
       s.correlations.delete(correlationId);
       this.sessions.touch(s.terminalId);
@@ -560,6 +573,17 @@ export class DeliveryEngine {
       this.log.warn({ err, terminalId: s.terminalId }, 'write failed');
     }
     this.metrics.delivered(s.conn.protocol, Math.max(0, this.clock.now() - m.createdAt));
+    this.emit({ type: 'delivered', terminalId: s.terminalId, seq: m.seq, messageId: m.messageId, protocol: s.conn.protocol });
+  }
+
+  /** Timeline hook (issue 9): stamped here, and a failing sink never reaches the delivery path. */
+  private emit(e: Omit<TerminalEvent, 'at' | 'gatewayId'>): void {
+    if (!this.events) return;
+    try {
+      this.events.record({ ...e, at: this.clock.now(), gatewayId: this.gatewayId });
+    } catch (err) {
+      this.log.debug({ err, terminalId: e.terminalId }, 'timeline record failed');
+    }
   }
 
   private writable(s: Session): boolean {
@@ -601,7 +625,9 @@ export class DeliveryEngine {
     this.sessions.deleteIf(s.terminalId, s);
     this.stalled.delete(s);
     this.metrics.sessionClosed(s.conn.protocol);
+    this.emit({ type: 'disconnected', terminalId: s.terminalId, protocol: s.conn.protocol, reason: closeReason ?? 'connection closed' });
     if (s.volatile.size > 0) this.metrics.expired(s.volatile.size);
+    for (const v of s.volatile.values()) this.emit({ type: 'expired', terminalId: s.terminalId, seq: v.seq, messageId: v.messageId, reason: 'ttl 0: session closed' });
     s.volatile.clear();
     if (last) {
       try {
@@ -665,6 +691,64 @@ export class DeliveryEngine {
     void this.pump(s);
   }
 
+  // ---------------------------------------------------------------- graceful drain (issue 6)
+
+  /** True once startDrain() ran: the gateway is leaving (scale-down). */
+  isDraining(): boolean {
+    return this.drain !== undefined;
+  }
+
+  /**
+   * Evacuates every session at most `ratePerSecond` per second (docs/operator.md, "What a
+   * gateway does"). Terminal i of n gets a `drain` frame whose `reconnectAfterMs` aims its
+   * reconnect at (i + 0.5) / n of the first 80 % of the window, measured from the drain start,
+   * so arrivals at the other gateways are spread evenly instead of all at once. Idempotent.
+   */
+  startDrain(opts: { ratePerSecond: number; windowMs: number; reason?: string }): void {
+    if (this.drain || this.closing) return;
+    const queue = [...this.sessions.values()];
+    const tickMs = 100;
+    const d: DrainState = {
+      startedAt: this.clock.now(),
+      windowMs: Math.max(0, opts.windowMs),
+      total: queue.length,
+      planned: 0,
+      reason: opts.reason ?? 'scale-down',
+      queue,
+      timer: undefined,
+    };
+    this.drain = d;
+    this.log.info({ sessions: queue.length, ratePerSecond: opts.ratePerSecond, windowMs: d.windowMs }, 'draining: evacuating terminals');
+    // Token bucket refilled per tick: `ratePerSecond` frames per second at most, never a burst.
+    const perTick = Math.max(0, opts.ratePerSecond) * (tickMs / 1000);
+    let credit = 0;
+    const tick = () => {
+      credit = Math.min(credit + perTick, Math.max(1, perTick));
+      while (credit >= 1 && d.queue.length > 0) {
+        const s = d.queue.shift()!;
+        if (s.closed) continue;
+        credit -= 1;
+        void this.end(s, { type: 'drain', reconnectAfterMs: this.drainDelay(d.planned++), reason: d.reason }, 'gateway draining');
+      }
+      if (d.queue.length === 0 && d.timer) {
+        clearInterval(d.timer);
+        d.timer = undefined;
+      }
+    };
+    d.timer = setInterval(tick, tickMs);
+    d.timer.unref?.();
+    tick();
+  }
+
+  /** `reconnectAfterMs` for the i-th terminal drained (see startDrain); late arrivals extend the plan. */
+  private drainDelay(i: number): number {
+    const d = this.drain!;
+    const n = Math.max(d.total, i + 1);
+    const target = d.startedAt + ((i + 0.5) / n) * d.windowMs * 0.8;
+    // Behind schedule (rate too low for the window): still distinct, 1 ms apart.
+    return Math.max(i + 1, Math.round(target - this.clock.now()));
+  }
+
   private refreshPresence(): void {
     const records = [];
     for (const s of this.sessions.values()) {
@@ -694,6 +778,18 @@ export class DeliveryEngine {
   private checkOpen(): void {
     if (this.closing) throw new PcmError('PCM_ERR_NOT_READY', 'the gateway is shutting down');
   }
+}
+
+interface DrainState {
+  startedAt: number;
+  windowMs: number;
+  /** Sessions connected when the drain started. */
+  total: number;
+  /** Drain frames handed out so far (the slot index of the next one). */
+  planned: number;
+  reason: string;
+  queue: Session[];
+  timer: ReturnType<typeof setInterval> | undefined;
 }
 
 export function errorFrame(err: PcmError): ErrorFrame {
