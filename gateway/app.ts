@@ -19,6 +19,10 @@ import { registerWsRoute } from './adapters/ws/ws-route.js';
 import { MqttEdge } from './adapters/mqtt/mqtt-edge.js';
 import { MqttsListener } from './security/mqtts.js';
 import type { TlsMaterial } from './security/tls.js';
+import type { Timeline } from './ports/timeline.js';
+import { createTimeline } from './observability/timeline-factory.js';
+import { SessionIndex } from './observability/session-index.js';
+import { registerObservability } from './observability/register.js';
 
 export type GatewayAppConfig = Pick<
   GatewayConfig,
@@ -38,7 +42,7 @@ export type GatewayAppConfig = Pick<
   | 'deliveryWindow'
   | 'drainReconnectAfterMs'
 > &
-  Partial<Pick<GatewayConfig, 'resyncSeconds' | 'mqttTlsPort' | 'httpHeadersTimeoutMs' | 'httpRequestTimeoutMs' | 'httpKeepAliveTimeoutMs'>>;
+  Partial<Pick<GatewayConfig, 'adminKeys' | 'timeline' | 'timelineMaxEvents' | 'timelineTtlSeconds' | 'dataDir' | 'resyncSeconds' | 'mqttTlsPort' | 'httpHeadersTimeoutMs' | 'httpRequestTimeoutMs' | 'httpKeepAliveTimeoutMs'>>;
 
 export interface BuildGatewayOptions {
   config: Readonly<GatewayAppConfig>;
@@ -54,12 +58,15 @@ export interface BuildGatewayOptions {
   defaultMetrics?: boolean;
   /** TLS (gateway/security/tls.ts): the HTTP port serves HTTPS/wss and mqtts listens on mqttTlsPort. */
   tls?: TlsMaterial;
+  /** Per-terminal timeline (issue 9); default from config (memory). Owned: closed in onClose. */
+  timeline?: Timeline;
 }
 
 export interface Gateway {
   app: FastifyInstance;
   engine: DeliveryEngine;
   metrics: GatewayMetrics;
+  timeline: Timeline;
   mqtt?: MqttEdge;
   /** Listens on config.host: HTTP on httpPort, MQTT on mqttPort (0 = ephemeral); returns the bound ports. */
   listen(): Promise<{ httpPort: number; mqttPort?: number; mqttTlsPort?: number }>;
@@ -77,6 +84,8 @@ export async function buildGateway(opts: BuildGatewayOptions): Promise<Gateway> 
   const maxFrameBytes = Math.max(DEFAULT_MAX_FRAME_BYTES, config.maxPayloadBytes + 4096);
   let closing = false;
   let metricsRef: GatewayMetrics | undefined;
+  const timeline = opts.timeline ?? createTimeline(config);
+  const sessionIndex = new SessionIndex([timeline]);
   const engine: DeliveryEngine = new DeliveryEngine(
     {
       gatewayId: config.gatewayId,
@@ -91,6 +100,7 @@ export async function buildGateway(opts: BuildGatewayOptions): Promise<Gateway> 
       directory,
       relay,
       clock: opts.clock,
+      events: sessionIndex,
       log: logger.child({ component: 'engine', gatewayId: config.gatewayId }),
       metrics: {
         accepted: () => metricsRef?.accepted(),
@@ -134,6 +144,9 @@ export async function buildGateway(opts: BuildGatewayOptions): Promise<Gateway> 
       new PcmError('PCM_ERR_RATE_LIMITED', `rate limit of ${ctx.max} requests per minute for this API key exceeded; retry in ${ctx.after}`),
   });
 
+  // OpenAPI collects routes as they are added, so it goes before any route (docs/observability.md).
+  await registerObservability(app, { config, engine, timeline, sessionIndex, metrics });
+
   let mqtt: MqttEdge | undefined;
   if (opts.mqtt !== false) {
     mqtt = await MqttEdge.create({ engine, terminalJwtSecret: config.terminalJwtSecret, maxFrameBytes, logger: logger.child({ component: 'mqtt' }) });
@@ -165,6 +178,7 @@ export async function buildGateway(opts: BuildGatewayOptions): Promise<Gateway> 
   const mqtts = mqtt && opts.tls ? new MqttsListener(mqtt.broker, opts.tls, mqtt.maxPacketBytes) : undefined;
   app.addHook('onClose', async () => {
     sweeper.stop();
+    await timeline.close().catch((err: unknown) => logger.warn({ err }, 'timeline close failed'));
     await mqtts?.close();
     await relay.close().catch((err: unknown) => logger.warn({ err }, 'relay close failed'));
     await directory.close().catch((err: unknown) => logger.warn({ err }, 'directory close failed'));
@@ -177,6 +191,7 @@ export async function buildGateway(opts: BuildGatewayOptions): Promise<Gateway> 
     app,
     engine,
     metrics,
+    timeline,
     mqtt,
     async listen() {
       await app.listen({ host: config.host, port: config.httpPort });
