@@ -42,7 +42,7 @@ describe('fault: slow consumer', () => {
         }
         return ms.length >= 100;
       },
-      10_000,
+      30_000,
       '100 neighbour messages',
     );
     const got = neighbour.messages();
