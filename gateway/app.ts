@@ -23,6 +23,7 @@ import type { Timeline } from './ports/timeline.js';
 import { createTimeline } from './observability/timeline-factory.js';
 import { SessionIndex } from './observability/session-index.js';
 import { registerObservability } from './observability/register.js';
+import type { GatewaySnapshot, GatewaySource } from '../discovery/sources/source.js';
 
 export type GatewayAppConfig = Pick<
   GatewayConfig,
@@ -42,7 +43,7 @@ export type GatewayAppConfig = Pick<
   | 'deliveryWindow'
   | 'drainReconnectAfterMs'
 > &
-  Partial<Pick<GatewayConfig, 'adminKeys' | 'timeline' | 'timelineMaxEvents' | 'timelineTtlSeconds' | 'dataDir' | 'resyncSeconds' | 'mqttTlsPort' | 'httpHeadersTimeoutMs' | 'httpRequestTimeoutMs' | 'httpKeepAliveTimeoutMs'>>;
+  Partial<Pick<GatewayConfig, 'adminKeys' | 'timeline' | 'timelineMaxEvents' | 'timelineTtlSeconds' | 'dataDir' | 'resyncSeconds' | 'drainSeconds' | 'drainRate' | 'mqttTlsPort' | 'httpHeadersTimeoutMs' | 'httpRequestTimeoutMs' | 'httpKeepAliveTimeoutMs'>>;
 
 export interface BuildGatewayOptions {
   config: Readonly<GatewayAppConfig>;
@@ -56,6 +57,11 @@ export interface BuildGatewayOptions {
   mqtt?: boolean;
   /** Register process-level default metrics (once per process: `pcm gateway`, `pcm dev`). */
   defaultMetrics?: boolean;
+  /**
+   * The fleet's gateway set (discovery/sources: file or kube, docs/operator.md): the gateway
+   * drains itself when its own entry is marked `draining`. Owned: closed in onClose.
+   */
+  gatewaySource?: GatewaySource;
   /** TLS (gateway/security/tls.ts): the HTTP port serves HTTPS/wss and mqtts listens on mqttTlsPort. */
   tls?: TlsMaterial;
   /** Per-terminal timeline (issue 9); default from config (memory). Owned: closed in onClose. */
@@ -173,10 +179,22 @@ export async function buildGateway(opts: BuildGatewayOptions): Promise<Gateway> 
     defaultTtlSeconds: config.defaultTtlSeconds,
     requestTimeoutMs: config.requestTimeoutMs,
   });
-  registerHealthRoutes(app, { store, metrics, isClosing: () => closing });
+  registerHealthRoutes(app, { store, metrics, isClosing: () => closing, gatewayId: config.gatewayId, engine });
 
   const mqtts = mqtt && opts.tls ? new MqttsListener(mqtt.broker, opts.tls, mqtt.maxPacketBytes) : undefined;
+  // Graceful scale-down (issue 6): follow our own `draining` flag in the operator's assignments.
+  const source = opts.gatewaySource;
+  const onSnapshot = (snap: GatewaySnapshot) => {
+    const me = snap.gateways.find((g) => g.id === config.gatewayId);
+    if (me?.draining && !engine.isDraining()) {
+      logger.info({ gatewayId: config.gatewayId, generation: snap.generation }, 'marked draining in the assignments');
+      engine.startDrain({ ratePerSecond: config.drainRate ?? 200, windowMs: (config.drainSeconds ?? 120) * 1000 });
+    }
+  };
+  const unsubscribe = source?.subscribe(onSnapshot);
   app.addHook('onClose', async () => {
+    unsubscribe?.();
+    await source?.close().catch((err: unknown) => logger.warn({ err }, 'gateway source close failed'));
     sweeper.stop();
     await timeline.close().catch((err: unknown) => logger.warn({ err }, 'timeline close failed'));
     await mqtts?.close();
@@ -186,6 +204,7 @@ export async function buildGateway(opts: BuildGatewayOptions): Promise<Gateway> 
   });
 
   await engine.start();
+  if (source) void source.ready().then(() => onSnapshot(source.current()));
 
   return {
     app,

@@ -7,6 +7,7 @@ import type { GatewayConfig } from './config.js';
 import type { MessageStore } from './ports/message-store.js';
 import type { RelayBus } from './ports/relay-bus.js';
 import type { SessionDirectory } from './ports/session-directory.js';
+import type { GatewaySource } from '../discovery/sources/source.js';
 
 /**
  * Wiring only (DESIGN.md section 7, "main.ts wires"): config -> adapters -> app -> listen.
@@ -61,6 +62,23 @@ export async function createPorts(config: Readonly<GatewayConfig>, logger: Logge
   return { store, directory, relay };
 }
 
+/**
+ * The operator's assignments, for this gateway's own draining flag (issue 6): the discovery
+ * sources are reused as they are (mounted ConfigMap file, or the ConfigMap through the API).
+ */
+async function createGatewaySource(config: Readonly<GatewayConfig>, logger: Logger): Promise<GatewaySource | undefined> {
+  const log = logger.child({ component: 'assignments' });
+  if (config.assignmentsFile) {
+    const { FileGatewaySource } = await import('../discovery/sources/file.js');
+    return new FileGatewaySource({ path: config.assignmentsFile, logger: log });
+  }
+  if (config.gatewaysConfigMap) {
+    const { createKubeGatewaySource } = await import('../discovery/sources/kube.js');
+    return createKubeGatewaySource({ namespace: config.kubeNamespace, configMapName: config.gatewaysConfigMap, key: 'gateways.json', logger: log });
+  }
+  return undefined;
+}
+
 export interface RunningGateway {
   gateway: Gateway;
   httpPort: number;
@@ -78,7 +96,8 @@ export async function startGateway(config: Readonly<GatewayConfig>, logger: Logg
   // TLS files are read (and checked) before any port is opened: a bad path fails the start.
   const tls = tlsFromConfig(config);
   const ports = await createPorts(config, logger);
-  const gateway = await buildGateway({ config, ...ports, logger, defaultMetrics: true, tls });
+  const gatewaySource = await createGatewaySource(config, logger);
+  const gateway = await buildGateway({ config, ...ports, logger, defaultMetrics: true, tls, gatewaySource });
   let bound;
   try {
     bound = await gateway.listen();

@@ -348,6 +348,12 @@ export class DeliveryEngine {
     conn.send({ type: 'welcome', terminalId, sessionId: s.sessionId, heartbeatSeconds: this.opts.heartbeatSeconds, epoch: state.epoch, lastAckedSeq: state.lastAckedSeq });
     s.ready = true;
     this.emit({ type: 'connected', terminalId, protocol: conn.protocol });
+    if (this.drain) {
+      // Draining (issue 6): a terminal that comes anyway (stale discovery answer) is accepted
+      // and told at once to go elsewhere, with its own slot in what is left of the window.
+      void this.end(s, { type: 'drain', reconnectAfterMs: this.drainDelay(this.drain.planned++), reason: this.drain.reason }, 'gateway draining');
+      return;
+    }
     this.log.debug({ terminalId, sessionId: s.sessionId, protocol: conn.protocol, lastAckedSeq: state.lastAckedSeq }, 'session ready');
     void this.pump(s);
   }
