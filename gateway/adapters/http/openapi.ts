@@ -23,11 +23,52 @@ export async function registerOpenApi(app: FastifyInstance, info: OpenApiInfo): 
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'Sender API key, admin key or terminal JWT, depending on the route.' } } },
     },
   });
-  app.get('/openapi.json', { ...NO_LIMIT, schema: { summary: 'This OpenAPI document', hide: true } }, async () => app.swagger());
+  let doc: OpenApiDoc | undefined;
+  app.get('/openapi.json', { ...NO_LIMIT, schema: { summary: 'This OpenAPI document', hide: true } }, async () => (doc ??= complete(app, app.swagger() as unknown as OpenApiDoc)));
   app.get('/docs', { ...NO_LIMIT, schema: { summary: 'API docs page', hide: true } }, async (_req, reply) => {
     void reply.header('content-type', 'text/html; charset=utf-8').header('content-security-policy', "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'");
     return DOCS_PAGE(info.title);
   });
+}
+
+type Operation = { summary?: string; description?: string; security?: unknown[]; responses?: Record<string, unknown> };
+export type OpenApiDoc = { openapi: string; info: { title: string; version: string }; paths: Record<string, Record<string, Operation>>; components?: Record<string, unknown> };
+
+const ERROR = { type: 'object', required: ['code', 'message'], properties: { code: { type: 'string', description: 'Stable PCM_ERR_* code (docs/errors).' }, message: { type: 'string' } } };
+
+/**
+ * The WebSocket upgrade routes carry no HTTP schema (@fastify/swagger leaves them out), yet
+ * they are the terminal contract (DESIGN.md section 5): documented here by hand.
+ */
+const EDGE_PATHS: Record<string, Operation> = {
+  '/v1/connect': {
+    summary: 'Terminal WebSocket (upgrade)',
+    description: 'Terminal JWT in `Authorization: Bearer <jwt>` or `?access_token=<jwt>`. JSON text frames: welcome, message, drain, error (server); ack, reply, hello (terminal).',
+    responses: { '101': { description: 'Switching protocols: the session starts with a `welcome` frame.' }, '401': { description: 'Missing or invalid terminal JWT.' } },
+  },
+  '/mqtt': {
+    summary: 'MQTT 3.1.1 over WebSocket (upgrade)',
+    description: 'Client id = username = terminal id, password = terminal JWT. Topics `pcm/t/<terminalId>/{messages,control,ack,reply}`.',
+    responses: { '101': { description: 'Switching protocols: MQTT CONNECT follows.' } },
+  },
+};
+
+/** Adds what the route schemas cannot say: the edge upgrades, the error shape, the bearer scheme. */
+function complete(app: FastifyInstance, generated: OpenApiDoc): OpenApiDoc {
+  const doc = structuredClone(generated);
+  for (const [path, op] of Object.entries(EDGE_PATHS)) if (app.hasRoute({ method: 'GET', url: path })) doc.paths[path] = { get: op };
+  const schemas = ((doc.components ??= {}).schemas ??= {}) as Record<string, unknown>;
+  schemas.Error = ERROR;
+  for (const [path, item] of Object.entries(doc.paths)) {
+    for (const op of Object.values(item)) {
+      op.responses ??= { '200': { description: 'OK' } };
+      if (path.startsWith('/v1/terminals/') || path.startsWith('/v1/admin/')) {
+        op.security ??= [{ bearer: [] }];
+        op.responses.default ??= { description: 'Error (400, 401, 404, 413, 429, 503, 504)', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };
+      }
+    }
+  }
+  return doc;
 }
 
 /** Routes that exist but are not part of the document on purpose (the document and its page). */
