@@ -8,6 +8,7 @@ import { DEFAULT_MAX_FRAME_BYTES } from '../protocol/codec.js';
 import type { Clock } from '../common/clock.js';
 import type { GatewayConfig } from './config.js';
 import { DeliveryEngine } from './core/engine.js';
+import { ConnectBucket } from './core/admission.js';
 import type { MessageStore } from './ports/message-store.js';
 import type { RelayBus } from './ports/relay-bus.js';
 import type { SessionDirectory } from './ports/session-directory.js';
@@ -43,7 +44,7 @@ export type GatewayAppConfig = Pick<
   | 'deliveryWindow'
   | 'drainReconnectAfterMs'
 > &
-  Partial<Pick<GatewayConfig, 'adminKeys' | 'timeline' | 'timelineMaxEvents' | 'timelineTtlSeconds' | 'dataDir' | 'resyncSeconds' | 'drainSeconds' | 'drainRate' | 'mqttTlsPort' | 'httpHeadersTimeoutMs' | 'httpRequestTimeoutMs' | 'httpKeepAliveTimeoutMs'>>;
+  Partial<Pick<GatewayConfig, 'adminKeys' | 'timeline' | 'timelineMaxEvents' | 'timelineTtlSeconds' | 'dataDir' | 'resyncSeconds' | 'drainSeconds' | 'drainRate' | 'maxConnectsPerSecond' | 'mqttTlsPort' | 'httpHeadersTimeoutMs' | 'httpRequestTimeoutMs' | 'httpKeepAliveTimeoutMs'>>;
 
 export interface BuildGatewayOptions {
   config: Readonly<GatewayAppConfig>;
@@ -153,9 +154,10 @@ export async function buildGateway(opts: BuildGatewayOptions): Promise<Gateway> 
   // OpenAPI collects routes as they are added, so it goes before any route (docs/observability.md).
   await registerObservability(app, { config, engine, timeline, sessionIndex, metrics });
 
+  const admission = new ConnectBucket(config.maxConnectsPerSecond ?? 2000, undefined, opts.clock);
   let mqtt: MqttEdge | undefined;
   if (opts.mqtt !== false) {
-    mqtt = await MqttEdge.create({ engine, terminalJwtSecret: config.terminalJwtSecret, maxFrameBytes, logger: logger.child({ component: 'mqtt' }) });
+    mqtt = await MqttEdge.create({ engine, admission, terminalJwtSecret: config.terminalJwtSecret, maxFrameBytes, logger: logger.child({ component: 'mqtt' }) });
   }
 
   await app.register(websocket, {
@@ -169,7 +171,7 @@ export async function buildGateway(opts: BuildGatewayOptions): Promise<Gateway> 
       for (const client of app.websocketServer.clients) client.terminate();
     },
   });
-  const sweeper = registerWsRoute(app, { engine, terminalJwtSecret: config.terminalJwtSecret, heartbeatSeconds: config.heartbeatSeconds, maxFrameBytes, logger });
+  const sweeper = registerWsRoute(app, { engine, admission, terminalJwtSecret: config.terminalJwtSecret, heartbeatSeconds: config.heartbeatSeconds, maxFrameBytes, logger });
   if (mqtt) mqtt.registerWebSocketRoute(app);
   registerSenderRoutes(app, {
     engine,

@@ -41,6 +41,7 @@ export const GatewayConfigSchema = Type.Object({
   kubeNamespace: Type.String({ default: 'default', description: 'Namespace of `gatewaysConfigMap`.' }),
   drainSeconds: Type.Integer({ minimum: 0, maximum: 86_400, default: 120, description: 'Drain window: once marked draining, terminals are told to reconnect at moments spread over the first 80 % of this window.' }),
   drainRate: Type.Number({ minimum: 0.1, maximum: 100_000, default: 200, description: 'Drain frames sent per second at most while draining.' }),
+  maxConnectsPerSecond: Type.Number({ minimum: 0, maximum: 1_000_000, default: 2000, description: 'Admission control: terminal connections (WebSocket and MQTT together) accepted per second, burst of one second; excess WebSocket upgrades get 503 + Retry-After, MQTT CONNACK 3. 0 = unlimited.' }),
   sqliteSynchronous: Type.Union([Type.Literal('FULL'), Type.Literal('NORMAL')], { default: 'FULL', description: 'SQLite durability: FULL survives power loss, NORMAL survives a process kill (faster).' }),
   ...couchbaseConfigProperties,
   kafkaBrokers: Type.Array(Type.String(), { default: [], description: 'Kafka brokers `host:port`, comma-separated (required when PCM_RELAY=kafka).' }),

@@ -8,6 +8,7 @@ import { decodeMqttAck, decodeMqttReply } from '../../../protocol/codec.js';
 import { verifyTerminalToken } from '../../../protocol/token.js';
 import { mayPublish, maySubscribe, parseTopic, topics } from '../../../protocol/topics.js';
 import type { DeliveryEngine } from '../../core/engine.js';
+import type { ConnectBucket } from '../../core/admission.js';
 import { MqttTerminalConnection } from './mqtt-connection.js';
 import { guardMqttPackets } from '../../security/mqtt-packet-guard.js';
 
@@ -16,9 +17,12 @@ export interface MqttEdgeOptions {
   terminalJwtSecret: string;
   maxFrameBytes: number;
   logger: Logger;
+  /** Admission control shared with the WebSocket edge (gateway/core/admission.ts). */
+  admission?: ConnectBucket;
 }
 
 /** MQTT 3.1.1 CONNACK return codes used (documented in docs/protocol.md). */
+const SERVER_UNAVAILABLE = 3;
 const BAD_USERNAME_OR_PASSWORD = 4;
 const NOT_AUTHORIZED = 5;
 
@@ -64,6 +68,12 @@ export class MqttEdge {
         done(null, true);
       },
       authenticate: (client, username, password, done) => {
+        const admitted = opts.admission?.take();
+        if (admitted && !admitted.ok) {
+          log.debug({ clientId: client.id, retryAfterMs: admitted.retryAfterMs }, 'mqtt connect refused: admission control');
+          done(authError(SERVER_UNAVAILABLE, 'too many terminal connections per second'), false);
+          return;
+        }
         void verifyTerminalToken(opts.terminalJwtSecret, password?.toString('utf8')).then(
           (claims) => {
             if (client.id !== claims.terminalId || username !== claims.terminalId) {

@@ -7,6 +7,7 @@ import { bearer, verifyTerminalToken } from '../../../protocol/token.js';
 import type { DeliveryEngine } from '../../core/engine.js';
 import { HeartbeatSweeper } from './heartbeat.js';
 import { WsTerminalConnection } from './ws-connection.js';
+import type { ConnectBucket } from '../../core/admission.js';
 
 export interface WsRouteOptions {
   engine: DeliveryEngine;
@@ -15,6 +16,8 @@ export interface WsRouteOptions {
   /** Largest terminal frame decoded; larger ones get PCM_ERR_FRAME_TOO_LARGE and a close. */
   maxFrameBytes: number;
   logger: Logger;
+  /** Admission control shared with the MQTT edge (gateway/core/admission.ts). */
+  admission?: ConnectBucket;
 }
 
 declare module 'fastify' {
@@ -46,7 +49,13 @@ export function registerWsRoute(app: FastifyInstance, opts: WsRouteOptions): Hea
     {
       websocket: true,
       config: { rateLimit: false }, // terminals are limited by the session cap, not the sender budget
-      preValidation: async (req) => {
+      preValidation: async (req, reply) => {
+        // Admission first: in a reconnect storm even JWT verification is work to refuse.
+        const admitted = opts.admission?.take();
+        if (admitted && !admitted.ok) {
+          void reply.header('retry-after', String(Math.max(1, Math.ceil(admitted.retryAfterMs / 1000))));
+          throw new PcmError('PCM_ERR_OVERLOADED', `too many terminal connections per second; retry in ${admitted.retryAfterMs} ms`, { details: { retryAfterMs: admitted.retryAfterMs } });
+        }
         const claims = await verifyTerminalToken(opts.terminalJwtSecret, terminalToken(req));
         req.terminalId = claims.terminalId;
       },

@@ -1,0 +1,59 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import http from 'node:http';
+import mqtt from 'mqtt';
+import { sleep, startGateway, WsTerminal, type TestGateway } from './harness.js';
+
+/**
+ * Admission control (PCM_MAX_CONNECTS_PER_SECOND, issue 6): one token bucket for every terminal
+ * edge. Beyond it a WebSocket upgrade gets 503 PCM_ERR_OVERLOADED with Retry-After, an MQTT
+ * CONNECT gets CONNACK 3 (server unavailable); the bucket refills and connections pass again.
+ */
+const RATE = 3;
+
+describe('connection admission control (e2e)', () => {
+  let t: TestGateway;
+  beforeAll(async () => {
+    t = await startGateway({ mqtt: true, config: { maxConnectsPerSecond: RATE } });
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  const mqttConnect = async (id: string) => {
+    const c = mqtt.connect(`mqtt://127.0.0.1:${t.mqttPort}`, { clientId: id, username: id, password: await t.token(id), reconnectPeriod: 0, protocolVersion: 4 });
+    try {
+      return await new Promise<number>((resolve) => {
+        c.once('connect', () => resolve(0));
+        c.once('error', (err: Error & { code?: number }) => resolve(err.code ?? -1));
+      });
+    } finally {
+      c.end(true);
+    }
+  };
+
+  it('refuses WebSocket upgrades beyond the rate with 503 + Retry-After, MQTT with CONNACK 3, then admits again', async () => {
+    const open: WsTerminal[] = [];
+    for (let i = 0; i < RATE; i++) open.push(await WsTerminal.open(t, `adm-${i}`));
+    const refused = await WsTerminal.open(t, 'adm-x').then(
+      () => undefined,
+      (err: { status?: number; body?: { code?: string } }) => err,
+    );
+    expect(refused?.status).toBe(503);
+    expect(refused?.body?.code).toBe('PCM_ERR_OVERLOADED');
+    const token = await t.token('adm-y');
+    const res = await new Promise<http.IncomingMessage>((resolve, reject) => {
+      const req = http.get({ host: '127.0.0.1', port: t.httpPort, path: '/v1/connect', headers: { authorization: `Bearer ${token}`, connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==' } }, resolve);
+      req.on('upgrade', () => reject(new Error('upgraded although over the rate')));
+      req.on('error', reject);
+    });
+    res.resume();
+    expect(res.statusCode).toBe(503);
+    expect(Number(res.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    expect(await mqttConnect('adm-m1')).toBe(3);
+
+    await sleep(1100); // > 1 token at RATE/s
+    expect(await mqttConnect('adm-m2')).toBe(0);
+    const again = await WsTerminal.open(t, 'adm-z');
+    await Promise.all([...open, again].map((o) => o.close()));
+  });
+});
