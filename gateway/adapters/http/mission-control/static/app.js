@@ -90,6 +90,7 @@ async function refreshTerminal() {
 
 $('login-form').addEventListener('submit', async (ev) => {
   ev.preventDefault();
+  $('login-error').textContent = '';
   sessionStorage.setItem(KEY, $('admin-key').value.trim());
   $('admin-key').value = '';
   try { await api('GET', '/v1/admin/fleet'); await start(); } catch (e) { signOut('sign-in failed: ' + e.message); }
