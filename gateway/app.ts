@@ -24,6 +24,7 @@ import type { Timeline } from './ports/timeline.js';
 import { createTimeline } from './observability/timeline-factory.js';
 import { SessionIndex } from './observability/session-index.js';
 import { registerObservability } from './observability/register.js';
+import { observePorts } from './observability/observed-ports.js';
 import type { GatewaySnapshot, GatewaySource } from '../discovery/sources/source.js';
 
 export type GatewayAppConfig = Pick<
@@ -86,13 +87,16 @@ export interface Gateway {
  * `close()` (= app.close()) drains sessions and releases every resource in order.
  */
 export async function buildGateway(opts: BuildGatewayOptions): Promise<Gateway> {
-  const { config, store, directory, relay, logger } = opts;
+  const { config, directory, logger } = opts;
+  // Metric decorators around the ports (issue 9): the engine and the routes see only these.
+  const observed = observePorts(opts.store, opts.relay);
+  const { store, relay } = observed;
   // Frames carry a reply payload: room for the payload limit plus the envelope.
   const maxFrameBytes = Math.max(DEFAULT_MAX_FRAME_BYTES, config.maxPayloadBytes + 4096);
   let closing = false;
   let metricsRef: GatewayMetrics | undefined;
   const timeline = opts.timeline ?? createTimeline(config);
-  const sessionIndex = new SessionIndex([timeline]);
+  const sessionIndex = new SessionIndex([timeline, observed.eventMetrics]);
   const engine: DeliveryEngine = new DeliveryEngine(
     {
       gatewayId: config.gatewayId,
@@ -152,7 +156,7 @@ export async function buildGateway(opts: BuildGatewayOptions): Promise<Gateway> 
   });
 
   // OpenAPI collects routes as they are added, so it goes before any route (docs/observability.md).
-  await registerObservability(app, { config, engine, timeline, sessionIndex, metrics });
+  await registerObservability(app, { config, engine, timeline, sessionIndex, metrics, observed });
 
   const admission = new ConnectBucket(config.maxConnectsPerSecond ?? 2000, undefined, opts.clock);
   let mqtt: MqttEdge | undefined;
