@@ -308,6 +308,37 @@ export function messageStoreContract(name: string, factory: () => Promise<Messag
       for (const m of pend) expect(m.payload).toBe(bySeq.get(m.seq));
     });
 
+    it('pending() never skips a seq whose append is still in flight: every snapshot during concurrent appends is gap-free', async () => {
+      // DESIGN.md 2.2/2.3: the engine acks cumulatively, so a snapshot [1, 3] (2 still being
+      // written) would get 2 acked away unseen. No seq here is collapsed, expired or failed,
+      // so every snapshot must be exactly 1..k.
+      const t = tid();
+      let done = false;
+      const writes = Promise.all(Array.from({ length: 60 }, () => append(msg(t)))).finally(() => (done = true));
+      let snapshots = 0;
+      for (; !done && snapshots < 500; snapshots++) {
+        const seqs = await pendingSeqs(t);
+        expect(seqs).toEqual(Array.from({ length: seqs.length }, (_, i) => i + 1));
+      }
+      await writes;
+      expect(await pendingSeqs(t)).toEqual(Array.from({ length: 60 }, (_, i) => i + 1));
+    });
+
+    it('final gaps (ttl 0, collapsed, expired) never hold back later messages', async () => {
+      // Only a gap that could still be filled may stop pending(); these are final at once.
+      const t = tid();
+      await append(msg(t, { ttlSeconds: 5 })); // 1: expires
+      await append(msg(t, { collapseKey: 'k' })); // 2: collapsed by 4
+      await append(msg(t, { ttlSeconds: 0 })); // 3: never pending
+      await append(msg(t, { collapseKey: 'k' })); // 4
+      await travel(6_000);
+      const r = await append(msg(t)); // 5, appended right now
+      expect(await pendingSeqs(t)).toEqual([4, r.message.seq]);
+      expect(await store.countPending(t, clock.now())).toBe(2);
+      expect(await store.ack(t, 5)).toEqual({ lastAckedSeq: 5, advanced: true });
+      expect(await pendingSeqs(t)).toEqual([]);
+    });
+
     it('terminals are isolated', async () => {
       const a = tid('a');
       const b = tid('b');

@@ -42,6 +42,13 @@ interface MessageDoc {
   x: number;
   r?: string;
   k?: string;
+  /**
+   * Gap evidence: the appender's `now` plus the time the append had run when the counter
+   * increment returned, so it is never earlier than this seq's increment (see pending()).
+   */
+  g?: number;
+  /** 1 = tombstone: a seq that will never hold a message (collapsed, or ttl 0). */
+  z?: 1;
 }
 
 interface CollapseDoc extends SeqDoc {
@@ -65,7 +72,30 @@ export interface CouchbaseMessageStoreOptions {
   idempotencyWaitMs?: number;
   /** Where best-effort failures after the commit point are reported (default: silent). */
   logger?: Logger;
+  /**
+   * Longest an append may take from the start of its counter increment to the end of its
+   * message write; past it the append gives up (503) and leaves a permanent gap.
+   * Default APPEND_WRITE_BUDGET_MS.
+   */
+  appendWriteBudgetMs?: number;
+  /**
+   * A missing seq k is a permanent gap only once a later message was stamped more than
+   * this long ago. Must exceed appendWriteBudgetMs plus the worst clock skew between
+   * gateways. Default appendWriteBudgetMs + GAP_SKEW_ALLOWANCE_MS.
+   */
+  gapGraceMs?: number;
+  /** Expired message documents stay (filtered) this long past their TTL so their gap is known at once. */
+  expiredRetentionSeconds?: number;
+  /** Test hook: awaited between the counter increment and the message write. */
+  beforeMessageWrite?: (terminalId: string, seq: number) => Promise<void>;
 }
+
+/** kvTimeout 2.5 s x 3 attempts + backoff, rounded up generously. */
+export const APPEND_WRITE_BUDGET_MS = 10_000;
+/** Clock skew tolerated between the gateway that appends and the one that reads. */
+export const GAP_SKEW_ALLOWANCE_MS = 30_000;
+/** Couchbase reads expiries above 30 days as absolute times: stay below. */
+const MAX_RELATIVE_EXPIRY_S = 30 * 86_400 - 1;
 
 /**
  * MessageStore on Couchbase KV only (DESIGN.md section 4, issue 4): a terminal's queue is
@@ -84,6 +114,10 @@ export class CouchbaseMessageStore implements MessageStore {
   private readonly idemWaitMs: number;
   private closed = false;
   private readonly log: Logger;
+  readonly writeBudgetMs: number;
+  readonly gapGraceMs: number;
+  private readonly retentionS: number;
+  private readonly tombstoneS: number;
 
   constructor(
     readonly conn: CouchbaseConnection,
@@ -93,6 +127,14 @@ export class CouchbaseMessageStore implements MessageStore {
     this.idemStaleMs = opts.idempotencyStaleMs ?? 30_000;
     this.idemWaitMs = opts.idempotencyWaitMs ?? 3_000;
     this.log = opts.logger ?? silentLogger;
+    this.writeBudgetMs = opts.appendWriteBudgetMs ?? APPEND_WRITE_BUDGET_MS;
+    this.gapGraceMs = opts.gapGraceMs ?? this.writeBudgetMs + GAP_SKEW_ALLOWANCE_MS;
+    if (this.gapGraceMs <= this.writeBudgetMs) {
+      throw new PcmError('PCM_ERR_CONFIG', `gapGraceMs (${this.gapGraceMs}) must exceed appendWriteBudgetMs (${this.writeBudgetMs})`);
+    }
+    this.retentionS = opts.expiredRetentionSeconds ?? 86_400;
+    // A tombstone only has to outlive the window in which its absence would be ambiguous.
+    this.tombstoneS = Math.ceil(this.gapGraceMs / 1000) * 2 + 60;
   }
 
   /** Connects (waitUntilReady, bounded retries) and returns a store that owns the connection. */
@@ -114,12 +156,32 @@ export class CouchbaseMessageStore implements MessageStore {
       owner = claim.owner;
     }
     let result: AppendResult;
+    const calledAt = Date.now();
     try {
+      // Bounded write window (see pending()): readers treat this seq's absence as final only
+      // gapGraceMs after a later seq was stamped, so the write must land within the budget.
+      const incrementStart = Date.now();
+      const deadline = incrementStart + this.writeBudgetMs;
       const { seq, epoch } = await this.nextSeq(t);
+      const stamp = now + (Date.now() - calledAt);
       const message = toStoredMessage(msg, seq, now);
-      // ttl 0 = deliver now or drop (invariant 2.4): it takes a seq but is never stored.
+      if (this.opts.beforeMessageWrite) await this.opts.beforeMessageWrite(t, seq);
       if (msg.ttlSeconds > 0) {
-        await this.conn.op('store message', () => this.coll.upsert(keys.message(t, seq), toDoc(message, epoch), { expiry: msg.ttlSeconds }));
+        const doc = { ...toDoc(message, epoch), g: stamp };
+        const expiry = Math.min(msg.ttlSeconds + this.retentionS, MAX_RELATIVE_EXPIRY_S);
+        await this.conn.op('store message', () => {
+          const left = deadline - Date.now();
+          if (left < 50) {
+            throw new PcmError('PCM_ERR_STORE_UNAVAILABLE', `append to ${t} gave up: seq ${seq} not written within ${this.writeBudgetMs} ms of its counter increment`);
+          }
+          return this.coll.upsert(keys.message(t, seq), doc, { expiry, timeout: left });
+        });
+      } else {
+        // ttl 0 = deliver now or drop (invariant 2.4): it takes a seq but is never pending.
+        // A tombstone marks the gap as final at once; if it fails the gap resolves after grace.
+        await this.writeTombstone(t, seq, epoch, stamp, 'insert').catch((err: unknown) => {
+          this.log.warn({ err, terminalId: t, seq }, 'ttl-0 tombstone write failed; the gap resolves after the grace period');
+        });
       }
       result = { message, epoch, duplicate: false };
     } catch (err) {
@@ -154,17 +216,34 @@ export class CouchbaseMessageStore implements MessageStore {
     const [ctr, cursor] = await Promise.all([this.readSeqDoc(keys.counter(terminalId)), this.readSeqDoc(keys.cursor(terminalId))]);
     if (!ctr) return [];
     const out: StoredMessage[] = [];
-    let from = Math.max(cursorIn(cursor, ctr.epoch), query.afterSeq ?? 0) + 1;
     const batch = Math.min(this.batchSize, Math.max(query.limit, 8));
-    while (from <= ctr.seq && out.length < query.limit) {
-      const to = Math.min(ctr.seq, from + batch - 1);
-      const docs = await Promise.all(range(from, to).map((seq) => this.readMessage(terminalId, seq)));
-      for (const d of docs) {
-        if (!d || d.e !== ctr.epoch || d.t !== terminalId || d.x <= query.now) continue; // gap, stale epoch or expired
-        out.push(fromDoc(d));
-        if (out.length >= query.limit) break;
+    const docs = new BatchReader((from, to) => Promise.all(range(from, to).map((seq) => this.readMessage(terminalId, seq))), ctr.seq, batch);
+    const ours = (d: MessageDoc | undefined): d is MessageDoc => !!d && d.e === ctr.epoch && d.t === terminalId;
+    let seq = Math.max(cursorIn(cursor, ctr.epoch), query.afterSeq ?? 0) + 1;
+    while (seq <= ctr.seq && out.length < query.limit) {
+      const d = await docs.get(seq);
+      if (ours(d)) {
+        if (d.z !== 1 && d.x > query.now) out.push(fromDoc(d)); // else tombstone or expired: a final gap
+        seq++;
+        continue;
       }
-      from = to + 1;
+      // Missing (or a stale epoch's leftover about to be overwritten). Its append may still be
+      // writing it: concurrent appends write out of seq order. It is final only if the next
+      // existing doc of this epoch was stamped more than gapGraceMs ago, since that doc's
+      // increment came after this seq's and every append writes within appendWriteBudgetMs.
+      let next = seq + 1;
+      let evidence: MessageDoc | undefined;
+      while (next <= ctr.seq) {
+        const n = await docs.get(next);
+        if (ours(n)) {
+          evidence = n;
+          break;
+        }
+        next++;
+      }
+      if (!evidence) break; // nothing later to deliver anyway
+      if (query.now - (evidence.g ?? evidence.c) <= this.gapGraceMs) break; // possibly in flight: stop before it
+      seq = next; // every seq in [seq, next) is a final gap
     }
     return out;
   }
@@ -350,7 +429,7 @@ export class CouchbaseMessageStore implements MessageStore {
       const d = cur.content as CollapseDoc;
       const older = d.epoch === result.epoch ? d.seq : undefined;
       if (older !== undefined && older >= seq) {
-        if (older > seq) await this.removeMessages(t, seq, seq); // a newer one already replaced us
+        if (older > seq) await this.writeTombstone(t, seq, result.epoch, Date.now(), 'replace').catch(notFoundAsUndefined); // a newer one already replaced us
         return undefined;
       }
       try {
@@ -360,14 +439,27 @@ export class CouchbaseMessageStore implements MessageStore {
         throw err;
       }
       if (older === undefined) return undefined;
-      const removed = await this.conn
-        .op('remove collapsed message', () => this.coll.remove(keys.message(t, older)))
-        .then(() => true, (err) => (isNotFound(err) ? false : Promise.reject(err)));
+      // Replaced by a tombstone rather than removed, so readers know the gap is final at once.
+      const removed = await this.writeTombstone(t, older, result.epoch, Date.now(), 'replace').then(
+        () => true,
+        (err) => (isNotFound(err) ? false : Promise.reject(err)),
+      );
       if (!removed) return undefined; // already acked (and removed) or expired
       const cursor = cursorIn(await this.readSeqDoc(keys.cursor(t)), result.epoch);
       return older > cursor ? older : undefined;
     }
     return undefined;
+  }
+
+  /**
+   * A seq that will never hold a deliverable message. 'insert' for ttl 0 (the seq is ours
+   * alone), 'replace' for collapse (only if the message is still there: not acked/expired).
+   */
+  private async writeTombstone(t: string, seq: number, epoch: string, stamp: number, how: 'insert' | 'replace'): Promise<void> {
+    const doc: MessageDoc = { t, s: seq, e: epoch, id: '', p: '', c: stamp, x: 0, g: stamp, z: 1 }; // x 0: expired for every reader
+    const key = keys.message(t, seq);
+    if (how === 'insert') await this.conn.op('write tombstone', () => this.coll.upsert(key, doc, { expiry: this.tombstoneS }));
+    else await this.conn.op('write tombstone', () => this.coll.replace(key, doc, { expiry: this.tombstoneS }));
   }
 
   private async removeMessages(t: string, from: number, to: number): Promise<void> {
@@ -398,6 +490,25 @@ function notFoundAsUndefined(err: unknown): undefined {
 /** The cursor only counts within the counter's epoch; a cursor from an older one is 0. */
 function cursorIn(cursor: SeqDoc | undefined, epoch: string): number {
   return cursor && cursor.epoch === epoch ? cursor.seq : 0;
+}
+
+/** Reads the range lazily in batches of concurrent gets, each batch once. */
+class BatchReader {
+  private readonly cache = new Map<number, MessageDoc | undefined>();
+  constructor(
+    private readonly read: (from: number, to: number) => Promise<(MessageDoc | undefined)[]>,
+    private readonly last: number,
+    private readonly batch: number,
+  ) {}
+
+  async get(seq: number): Promise<MessageDoc | undefined> {
+    if (!this.cache.has(seq)) {
+      const to = Math.min(this.last, seq + this.batch - 1);
+      const docs = await this.read(seq, to);
+      docs.forEach((d, i) => this.cache.set(seq + i, d));
+    }
+    return this.cache.get(seq);
+  }
 }
 
 function range(from: number, to: number): number[] {

@@ -31,12 +31,17 @@ describe.skipIf(!bed)('Couchbase MessageStore beyond the contract (CouchbaseMock
     const msgDoc = await conn.collection.get(keys.message(t, 1));
     expect(msgDoc.content).toMatchObject({ t, s: 1, e: r.epoch, id: 'm1', p: '{"a":1}', x: now + 5000 });
     expect((await conn.collection.get(keys.counter(t))).content).toEqual({ epoch: r.epoch, seq: 1 });
-    // the document itself is gone once the mock's clock passes its expiry (not just filtered)
+    // Past its TTL the document stays (filtered out) for expiredRetentionSeconds, so readers
+    // know its gap is final at once; after that the server removes it.
+    const keep = 5 + 86_400;
     await mockTimeTravel(bed!.mockUrl, 6_000);
     try {
+      expect((await conn.collection.get(keys.message(t, 1))).content).toMatchObject({ s: 1 });
+      expect(await store.pending(t, { limit: 10, now: now + 6_000 })).toEqual([]);
+      await mockTimeTravel(bed!.mockUrl, keep * 1000 - 6_000 + 1_000);
       await expect(conn.collection.get(keys.message(t, 1))).rejects.toBeInstanceOf(DocumentNotFoundError);
     } finally {
-      await mockTimeTravel(bed!.mockUrl, -6_000); // the mock's clock is shared by every test file
+      await mockTimeTravel(bed!.mockUrl, -(keep * 1000 + 1_000)); // the mock's clock is shared by every test file
     }
     // the counter has no expiry: seqs keep counting
     expect((await store.append({ terminalId: t, payload: '{}', ttlSeconds: 60, messageId: 'm2' }, Date.now())).message.seq).toBe(2);
@@ -119,6 +124,75 @@ describe.skipIf(!bed)('Couchbase MessageStore beyond the contract (CouchbaseMock
     expect(await store.countPending(t, Date.now())).toBe(0);
     expect(await store.state(t)).toMatchObject({ lastSeq: total, lastAckedSeq: total });
   }, 240_000);
+});
+
+describe.skipIf(!bed)('Couchbase append race: counter increment, then document write', () => {
+  let conn: CouchbaseConnection;
+  beforeAll(async () => {
+    conn = await CouchbaseConnection.connect(bed!.config);
+  });
+  afterAll(async () => {
+    await conn?.close();
+  });
+  const m = (t: string, id: string) => ({ terminalId: t, payload: '{}', ttlSeconds: 3600, messageId: id });
+
+  it('pending() stops before a seq whose document is not written yet; it is delivered in order once written', async () => {
+    const t = tid('race');
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let held = 0;
+    const store = new CouchbaseMessageStore(conn, {
+      beforeMessageWrite: async (_t, seq) => {
+        if (seq === 2) {
+          held++;
+          await gate;
+        }
+      },
+    });
+    await store.append(m(t, 'a'), Date.now());
+    const slow = store.append(m(t, 'b'), Date.now()); // seq 2: counter taken, write held
+    while (held === 0) await new Promise((r) => setTimeout(r, 5));
+    await store.append(m(t, 'c'), Date.now()); // seq 3: written before 2
+    await conn.collection.get(keys.message(t, 3)); // 3 is really visible in the bucket
+    // The bug: a reader returned [1, 3]; a cumulative ack of 3 then lost 2.
+    expect((await store.pending(t, { limit: 10, now: Date.now() })).map((x) => x.seq)).toEqual([1]);
+    expect(await store.pending(t, { afterSeq: 1, limit: 10, now: Date.now() })).toEqual([]);
+    release();
+    await slow;
+    expect((await store.pending(t, { limit: 10, now: Date.now() })).map((x) => x.messageId)).toEqual(['a', 'b', 'c']);
+  });
+
+  it('an append that overruns its write budget gives up (503); its gap is skipped once gapGraceMs has passed', async () => {
+    const t = tid('giveup');
+    const store = new CouchbaseMessageStore(conn, {
+      appendWriteBudgetMs: 150,
+      gapGraceMs: 1_000,
+      beforeMessageWrite: async (_t, seq) => {
+        if (seq === 2) await new Promise((r) => setTimeout(r, 300));
+      },
+    });
+    await store.append(m(t, 'a'), Date.now());
+    const failed = await store.append(m(t, 'b'), Date.now()).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect((failed as { code?: string }).code).toBe('PCM_ERR_STORE_UNAVAILABLE');
+    await expect(conn.collection.get(keys.message(t, 2))).rejects.toBeInstanceOf(DocumentNotFoundError);
+    const c = await store.append(m(t, 'c'), Date.now());
+    expect(c.message.seq).toBe(3);
+    const now = Date.now();
+    expect((await store.pending(t, { limit: 10, now })).map((x) => x.seq)).toEqual([1]); // 2 may still be in flight
+    expect((await store.pending(t, { limit: 10, now: now + 1_100 })).map((x) => x.seq)).toEqual([1, 3]); // now final
+    // Ack safety: a document that turned up below the cursor later is never delivered.
+    expect(await store.ack(t, 3)).toEqual({ lastAckedSeq: 3, advanced: true });
+    await conn.collection.upsert(keys.message(t, 2), { t, s: 2, e: c.epoch, id: 'late', p: '{}', c: now, x: now + 3_600_000, g: now });
+    expect(await store.pending(t, { limit: 10, now: now + 1_100 })).toEqual([]);
+    expect(await store.countPending(t, now + 1_100)).toBe(0);
+  });
+
+  it('rejects a grace period that does not exceed the write budget', () => {
+    expect(() => new CouchbaseMessageStore(conn, { appendWriteBudgetMs: 5_000, gapGraceMs: 5_000 })).toThrow(/gapGraceMs/);
+  });
 });
 
 describe.skipIf(!bed)('connectCouchbaseStorage', () => {
