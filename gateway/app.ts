@@ -125,7 +125,7 @@ export async function buildGateway(opts: BuildGatewayOptions): Promise<Gateway> 
       },
     },
   );
-  const metrics = new GatewayMetrics(() => engine.sessionCounts(), { defaultMetrics: opts.defaultMetrics });
+  const metrics = new GatewayMetrics(() => engine.sessionCounts(), { defaultMetrics: opts.defaultMetrics, isDraining: () => engine.isDraining() });
   metricsRef = metrics;
 
   const app = Fastify({
@@ -158,7 +158,7 @@ export async function buildGateway(opts: BuildGatewayOptions): Promise<Gateway> 
   // OpenAPI collects routes as they are added, so it goes before any route (docs/observability.md).
   await registerObservability(app, { config, engine, timeline, sessionIndex, metrics, observed });
 
-  const admission = new ConnectBucket(config.maxConnectsPerSecond ?? 2000, undefined, opts.clock);
+  const admission = new ConnectBucket(config.maxConnectsPerSecond ?? 2000, undefined, opts.clock, () => metrics.connectionRefused());
   let mqtt: MqttEdge | undefined;
   if (opts.mqtt !== false) {
     mqtt = await MqttEdge.create({ engine, admission, terminalJwtSecret: config.terminalJwtSecret, maxFrameBytes, logger: logger.child({ component: 'mqtt' }) });

@@ -18,6 +18,8 @@ export class ConnectBucket {
     private readonly ratePerSecond: number,
     burst?: number,
     private readonly clock: Clock = systemClock,
+    /** Called on each refusal (pcm_connections_refused_total). */
+    private readonly onRefuse?: () => void,
   ) {
     this.burst = Math.max(1, burst ?? ratePerSecond);
     this.tokens = this.burst;
@@ -33,6 +35,7 @@ export class ConnectBucket {
       this.tokens -= 1;
       return { ok: true };
     }
+    this.onRefuse?.();
     return { ok: false, retryAfterMs: Math.ceil(((1 - this.tokens) / this.ratePerSecond) * 1000) };
   }
 }

@@ -502,6 +502,7 @@ export class DeliveryEngine {
     if (s.closed || (s.ready && m.seq <= s.cursor)) return;
     if (s.ready && !s.pumping && s.caughtUp && !s.paused && m.seq === s.cursor + 1 && s.inflight.length < this.window && this.writable(s)) {
       if (volatile || m.expiresAt > this.clock.now()) this.write(s, m);
+      else this.expiredSeen(m, 'ttl passed before delivery');
       return;
     }
     if (volatile) s.volatile.set(m.seq, m);
@@ -550,6 +551,11 @@ export class DeliveryEngine {
             if (s.closed) return;
             if (m.seq <= s.cursor) continue;
             s.volatile.delete(m.seq);
+            // pending() filtered with the time of the read; a slow read can outlive a short TTL.
+            if (m.expiresAt > m.createdAt && m.expiresAt <= this.clock.now()) {
+              this.expiredSeen(m, 'ttl passed before delivery');
+              continue;
+            }
             this.write(s, m);
           }
           if (!full && take.length === merged.length) {
@@ -753,6 +759,16 @@ export class DeliveryEngine {
     const target = d.startedAt + ((i + 0.5) / n) * d.windowMs * 0.8;
     // Behind schedule (rate too low for the window): still distinct, 1 ms apart.
     return Math.max(i + 1, Math.round(target - this.clock.now()));
+  }
+
+  /**
+   * pcm_messages_expired_total for a stored message the engine itself found expired at the
+   * moment it would have written it (invariant 2.4: never delivered). Messages that expire
+   * unseen inside the store are not counted here (the store drops them without telling).
+   */
+  private expiredSeen(m: StoredMessage, reason: string): void {
+    this.metrics.expired(1);
+    this.emit({ type: 'expired', terminalId: m.terminalId, seq: m.seq, messageId: m.messageId, reason });
   }
 
   private refreshPresence(): void {

@@ -11,7 +11,11 @@ export interface EngineMetrics {
   delivered(protocol: Protocol, latencyMs: number): void;
   /** Messages covered by an ack that moved the cursor. */
   acked(count: number): void;
-  /** A `ttlSeconds: 0` message that found no connected terminal, or a volatile one dropped on close. */
+  /**
+   * Messages the engine found expired and did not deliver: a `ttlSeconds: 0` message with no
+   * connected terminal or dropped on close, or a stored message whose TTL passed before the
+   * engine could write it. Messages that expire unseen in the store are not counted.
+   */
   expired(count: number): void;
   sessionOpened(protocol: Protocol): void;
   sessionClosed(protocol: Protocol): void;

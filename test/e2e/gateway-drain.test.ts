@@ -96,6 +96,7 @@ describe('gateway drain from the assignments file (e2e)', () => {
 
     expect((await fetch(`http://127.0.0.1:${t.httpPort}/readyz`)).status).toBe(503);
     expect(await status()).toMatchObject({ draining: true, sessions: 0, drained: true });
+    expect(await fetch(`http://127.0.0.1:${t.httpPort}/metrics`).then((r) => r.text())).toMatch(/pcm_draining 1\b/);
   });
 
   it('a terminal that comes anyway is accepted and told to drain at once', async () => {

@@ -13,12 +13,13 @@ export class GatewayMetrics implements EngineMetrics {
   private readonly ackedC: Counter;
   private readonly expiredC: Counter;
   private readonly resyncedC: Counter;
+  private readonly refusedC: Counter;
   private readonly rejectedC: Counter<'code'>;
   private readonly framesRejectedC: Counter<'code'>;
   private readonly sessionsOpenedC: Counter<'protocol'>;
   private readonly latency: Histogram<'protocol'>;
 
-  constructor(sessionCounts: () => Record<Protocol, number>, opts: { defaultMetrics?: boolean } = {}) {
+  constructor(sessionCounts: () => Record<Protocol, number>, opts: { defaultMetrics?: boolean; isDraining?: () => boolean } = {}) {
     const registers = [this.registry];
     if (opts.defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'pcm_gateway_' });
     new Gauge({
@@ -35,8 +36,13 @@ export class GatewayMetrics implements EngineMetrics {
     this.acceptedC = new Counter({ name: 'pcm_messages_accepted_total', help: 'Messages durably stored and answered 202 (idempotent replays excluded).', registers });
     this.deliveredC = new Counter({ name: 'pcm_messages_delivered_total', help: 'Message frames written to terminals (redeliveries included), by protocol.', labelNames: ['protocol'], registers });
     this.ackedC = new Counter({ name: 'pcm_messages_acked_total', help: 'Messages covered by terminal acks that moved the cursor.', registers });
-    this.expiredC = new Counter({ name: 'pcm_messages_expired_total', help: 'ttlSeconds 0 messages dropped because the terminal was not connected.', registers });
+    this.expiredC = new Counter({ name: 'pcm_messages_expired_total', help: 'Messages the gateway found expired and did not deliver (ttlSeconds 0 with no connected terminal, or TTL passed before the write); messages expiring unseen in the store are not counted.', registers });
     this.resyncedC = new Counter({ name: 'pcm_resync_pumps_total', help: 'Sessions the periodic resync found behind the store counter and drained (lost or late relay events).', registers });
+    this.refusedC = new Counter({ name: 'pcm_connections_refused_total', help: 'Terminal connections refused by admission control (PCM_MAX_CONNECTS_PER_SECOND), WebSocket and MQTT.', registers });
+    if (opts.isDraining) {
+      const isDraining = opts.isDraining;
+      new Gauge({ name: 'pcm_draining', help: '1 while this gateway is draining (marked in the assignments), else 0.', registers, collect() { this.set(isDraining() ? 1 : 0); } });
+    }
     this.rejectedC = new Counter({ name: 'pcm_messages_rejected_total', help: 'Sender API requests rejected, by PCM_ERR_* code.', labelNames: ['code'], registers });
     this.framesRejectedC = new Counter({ name: 'pcm_frames_rejected_total', help: 'Terminal frames answered with an error frame, by PCM_ERR_* code.', labelNames: ['code'], registers });
     this.latency = new Histogram({
@@ -58,6 +64,10 @@ export class GatewayMetrics implements EngineMetrics {
   acked(count: number): void {
     this.ackedC.inc(count);
   }
+  connectionRefused(): void {
+    this.refusedC.inc();
+  }
+
   resynced(): void {
     this.resyncedC.inc();
   }
