@@ -4,6 +4,8 @@ import type { DeliveryEngine } from '../core/engine.js';
 import type { Timeline } from '../ports/timeline.js';
 import type { GatewayMetrics } from '../adapters/http/metrics.js';
 import type { SessionIndex } from './session-index.js';
+import { adoptMetrics, type ObservedPorts } from './observed-ports.js';
+import { pendingGauge } from './event-metrics.js';
 import { apiKeyAuth } from '../adapters/http/api-key.js';
 import { registerOpenApi } from '../adapters/http/openapi.js';
 import { registerEventsRoutes } from '../adapters/http/events-routes.js';
@@ -17,6 +19,8 @@ export interface ObservabilityDeps {
   timeline: Timeline;
   sessionIndex: SessionIndex;
   metrics: GatewayMetrics;
+  /** Store/relay decorators and event metrics (gateway/observability/observed-ports.ts). */
+  observed?: ObservedPorts;
 }
 
 /**
@@ -25,6 +29,10 @@ export interface ObservabilityDeps {
  * Control's page and its admin API.
  */
 export async function registerObservability(app: FastifyInstance, d: ObservabilityDeps): Promise<void> {
+  if (d.observed) {
+    adoptMetrics(d.metrics.registry, d.observed.registry);
+    pendingGauge(d.metrics.registry, d.observed.store, d.sessionIndex);
+  }
   await registerOpenApi(app, {
     title: 'PCM gateway',
     version: PCM_VERSION,

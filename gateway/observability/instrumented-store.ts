@@ -1,0 +1,53 @@
+import { Counter, Histogram, type Registry } from 'prom-client';
+import type { MessageStore } from '../ports/message-store.js';
+
+const OPS = ['append', 'pending', 'ack', 'state', 'countPending', 'ping'] as const;
+type Op = (typeof OPS)[number];
+
+/**
+ * MessageStore decorator (issue 9): times every operation and counts failures, whatever the
+ * adapter (memory, SQLite, Couchbase), so no adapter carries metrics code. Also counts
+ * collapses and idempotent replays, which only the append result reveals.
+ */
+export function instrumentStore(store: MessageStore, registry: Registry): MessageStore {
+  const registers = [registry];
+  const latency = new Histogram({
+    name: 'pcm_store_operation_seconds',
+    help: 'Message store operation latency, by operation and store kind (errors included).',
+    labelNames: ['op', 'store'],
+    buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
+    registers,
+  });
+  const errors = new Counter({ name: 'pcm_store_errors_total', help: 'Message store operations that failed, by operation and store kind (PCM_ERR_INVALID_ACK excluded: a caller error).', labelNames: ['op', 'store'], registers });
+  const collapsed = new Counter({ name: 'pcm_messages_collapsed_total', help: 'Undelivered messages replaced by a newer one with the same collapse key (invariant 2.5).', registers });
+  const replays = new Counter({ name: 'pcm_messages_idempotent_replays_total', help: 'Sends answered with the first result of the same idempotency key (invariant 2.6).', registers });
+  const kind = store.kind;
+
+  async function timed<T>(op: Op, fn: () => Promise<T>): Promise<T> {
+    const end = latency.startTimer({ op, store: kind });
+    try {
+      return await fn();
+    } catch (err) {
+      if ((err as { code?: string })?.code !== 'PCM_ERR_INVALID_ACK') errors.inc({ op, store: kind });
+      throw err;
+    } finally {
+      end();
+    }
+  }
+
+  return {
+    kind,
+    async append(msg, now) {
+      const r = await timed('append', () => store.append(msg, now));
+      if (r.duplicate) replays.inc();
+      else if (r.collapsedSeq !== undefined) collapsed.inc();
+      return r;
+    },
+    pending: (t, q) => timed('pending', () => store.pending(t, q)),
+    ack: (t, seq) => timed('ack', () => store.ack(t, seq)),
+    state: (t) => timed('state', () => store.state(t)),
+    countPending: (t, now) => timed('countPending', () => store.countPending(t, now)),
+    ping: () => timed('ping', () => store.ping()),
+    close: () => store.close(),
+  };
+}
