@@ -115,6 +115,65 @@ describe('SqliteMessageStore beyond the contract', () => {
     }
   });
 
+  it('group commit of acks: call order, per-ack INVALID_ACK, stale acks, highest cursor committed before resolve', async () => {
+    const store = new SqliteMessageStore({ file, sweepIntervalMs: 0 });
+    try {
+      const now = Date.now();
+      for (let i = 1; i <= 6; i++) await store.append({ terminalId: 'a1', payload: '{}', ttlSeconds: 60, messageId: `a${i}`, collapseKey: i === 2 ? 'c' : undefined }, now);
+      for (let i = 1; i <= 2; i++) await store.append({ terminalId: 'a2', payload: '{}', ttlSeconds: 60, messageId: `b${i}` }, now);
+      // all in one event-loop turn: one transaction
+      const rs = await Promise.allSettled([
+        store.ack('a1', 3),
+        store.ack('a1', 2), // stale within the group
+        store.ack('a1', 99), // beyond lastSeq: fails alone
+        store.ack('a2', 2),
+        store.ack('a1', 5),
+        store.ack('nobody', 0),
+      ]);
+      const values = rs.map((r) => (r.status === 'fulfilled' ? r.value : r.reason));
+      expect(values[0]).toEqual({ lastAckedSeq: 3, advanced: true });
+      expect(values[1]).toEqual({ lastAckedSeq: 3, advanced: false });
+      expect(isPcmError(values[2], 'PCM_ERR_INVALID_ACK')).toBe(true);
+      expect(values[3]).toEqual({ lastAckedSeq: 2, advanced: true });
+      expect(values[4]).toEqual({ lastAckedSeq: 5, advanced: true });
+      expect(values[5]).toEqual({ lastAckedSeq: 0, advanced: false });
+      // committed and visible to another connection as soon as the promises resolved
+      const db = new Database(file, { readonly: true });
+      const cursors = db.prepare('SELECT terminal_id, acked_seq FROM counters ORDER BY terminal_id').all();
+      const left = db.prepare("SELECT message_id FROM messages WHERE terminal_id = 'a1' ORDER BY seq").all();
+      const collapse = db.prepare("SELECT count(*) AS n FROM collapse WHERE terminal_id = 'a1'").get() as { n: number };
+      db.close();
+      expect(cursors).toEqual([
+        { terminal_id: 'a1', acked_seq: 5 },
+        { terminal_id: 'a2', acked_seq: 2 },
+      ]);
+      expect(left).toEqual([{ message_id: 'a6' }]);
+      expect(collapse.n).toBe(0);
+      // a later stale ack (a separate group) changes nothing
+      expect(await store.ack('a1', 4)).toEqual({ lastAckedSeq: 5, advanced: false });
+      expect(await store.state('a1')).toMatchObject({ lastSeq: 6, lastAckedSeq: 5 });
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('a locked database fails the whole ack group with PCM_ERR_STORE_UNAVAILABLE and moves no cursor', async () => {
+    const store = new SqliteMessageStore({ file, busyTimeoutMs: 50, sweepIntervalMs: 0 });
+    try {
+      for (let i = 1; i <= 3; i++) await store.append({ terminalId: 'l1', payload: '{}', ttlSeconds: 60, messageId: `l${i}` }, Date.now());
+      const other = new Database(file);
+      other.exec('BEGIN EXCLUSIVE');
+      const rs = await Promise.allSettled([store.ack('l1', 1), store.ack('l1', 2)]);
+      other.exec('ROLLBACK');
+      other.close();
+      expect(rs.every((r) => r.status === 'rejected' && isPcmError(r.reason, 'PCM_ERR_STORE_UNAVAILABLE'))).toBe(true);
+      expect(await store.state('l1')).toMatchObject({ lastAckedSeq: 0 });
+      expect(await store.ack('l1', 2)).toEqual({ lastAckedSeq: 2, advanced: true });
+    } finally {
+      await store.close();
+    }
+  });
+
   it('a closed store answers PCM_ERR_STORE_UNAVAILABLE', async () => {
     const store = new SqliteMessageStore({ file, sweepIntervalMs: 0 });
     await store.close();

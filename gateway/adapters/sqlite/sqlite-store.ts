@@ -84,6 +84,16 @@ interface QueuedAppend {
   reject: (err: unknown) => void;
 }
 
+interface QueuedAck {
+  terminalId: string;
+  seq: number;
+  resolve: (r: AckResult) => void;
+  reject: (err: unknown) => void;
+}
+
+/** One ack's outcome inside a group: a result, or its own PCM_ERR_INVALID_ACK. */
+type AckOutcome = { ok: AckResult } | { err: PcmError };
+
 export interface SqliteMessageStoreOptions extends SqliteOptions {
   /** Most appends committed in one transaction (group commit); default 256. */
   maxBatch?: number;
@@ -105,7 +115,9 @@ export class SqliteMessageStore implements MessageStore {
   /** Appends waiting for the next group commit (see append()). */
   private queued: QueuedAppend[] = [];
   private readonly maxBatch: number;
-  private readonly ackTx;
+  private readonly ackBatchTx;
+  /** Acks waiting for the next group commit (see ack()). */
+  private queuedAcks: QueuedAck[] = [];
   private readonly stateTx;
   private closed = false;
 
@@ -157,7 +169,7 @@ export class SqliteMessageStore implements MessageStore {
     };
     this.appendBatchTx = db.transaction((batch: QueuedAppend[]) => batch.map((q) => this.appendInTx(q.msg, q.now)));
     this.maxBatch = opts.maxBatch ?? 256;
-    this.ackTx = db.transaction((terminalId: string, seq: number) => this.ackInTx(terminalId, seq));
+    this.ackBatchTx = db.transaction((batch: QueuedAck[]) => this.ackBatchInTx(batch));
     this.stateTx = db.transaction((terminalId: string) => this.counter(terminalId));
     const sweepMs = opts.sweepIntervalMs ?? 60_000;
     if (sweepMs > 0) {
@@ -206,9 +218,39 @@ export class SqliteMessageStore implements MessageStore {
     });
   }
 
+  /**
+   * Group commit, as for append(): acks arriving in the same event-loop turn share ONE
+   * transaction (one fsync with synchronous=FULL), and each promise resolves only after it
+   * committed, so an advanced cursor is durable before the caller sees it (invariant 2.2).
+   * Within the group each ack is judged in call order against the cursor as left by the acks
+   * before it, exactly as if run one by one; only the highest cursor per terminal is written.
+   * An ack beyond lastSeq fails alone with PCM_ERR_INVALID_ACK and changes nothing.
+   */
   async ack(terminalId: string, seq: number): Promise<AckResult> {
     checkAckSeq(terminalId, seq);
-    return this.run('ack', () => this.ackTx.immediate(terminalId, seq));
+    if (this.closed) throw new PcmError('PCM_ERR_STORE_UNAVAILABLE', 'SQLite message store is closed (ack)');
+    return new Promise<AckResult>((resolve, reject) => {
+      this.queuedAcks.push({ terminalId, seq, resolve, reject });
+      if (this.queuedAcks.length === 1) setImmediate(() => this.flushAcks());
+    });
+  }
+
+  private flushAcks(): void {
+    while (this.queuedAcks.length > 0) {
+      const batch = this.queuedAcks.splice(0, this.maxBatch);
+      let outcomes: AckOutcome[];
+      try {
+        outcomes = this.run('ack', () => this.ackBatchTx.immediate(batch));
+      } catch (err) {
+        for (const q of batch) q.reject(err);
+        continue;
+      }
+      batch.forEach((q, i) => {
+        const o = outcomes[i]!;
+        if ('ok' in o) q.resolve(o.ok);
+        else q.reject(o.err);
+      });
+    }
   }
 
   async state(terminalId: string): Promise<QueueState> {
@@ -232,6 +274,7 @@ export class SqliteMessageStore implements MessageStore {
   async close(): Promise<void> {
     if (this.closed) return;
     this.flush(); // appends already accepted into the queue are committed, not dropped
+    this.flushAcks(); // likewise for acks
     this.closed = true;
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     this.db.close();
@@ -274,15 +317,32 @@ export class SqliteMessageStore implements MessageStore {
     return result;
   }
 
-  private ackInTx(terminalId: string, seq: number): AckResult {
-    const c = this.stmt.getCounter.get(terminalId);
-    const lastSeq = c?.last_seq ?? 0;
-    if (seq > lastSeq) throw ackBeyondLastSeq(terminalId, seq, lastSeq);
-    if (!c || seq <= c.acked_seq) return { lastAckedSeq: c?.acked_seq ?? 0, advanced: false };
-    this.stmt.setCursor.run(seq, terminalId);
-    this.stmt.deleteAcked.run(terminalId, seq);
-    this.stmt.deleteAckedCollapse.run(terminalId, seq);
-    return { lastAckedSeq: seq, advanced: true };
+  /**
+   * Judges every ack of the group in call order against an in-memory copy of each terminal's
+   * counter (read once: nothing else writes inside this transaction), then writes one cursor
+   * update and one delete per terminal whose cursor advanced (coalescing to the highest seq).
+   */
+  private ackBatchInTx(batch: QueuedAck[]): AckOutcome[] {
+    const cursors = new Map<string, { lastSeq: number; exists: boolean; stored: number; acked: number }>();
+    const outcomes = batch.map(({ terminalId, seq }): AckOutcome => {
+      let c = cursors.get(terminalId);
+      if (!c) {
+        const row = this.stmt.getCounter.get(terminalId);
+        c = { lastSeq: row?.last_seq ?? 0, exists: row !== undefined, stored: row?.acked_seq ?? 0, acked: row?.acked_seq ?? 0 };
+        cursors.set(terminalId, c);
+      }
+      if (seq > c.lastSeq) return { err: ackBeyondLastSeq(terminalId, seq, c.lastSeq) };
+      if (!c.exists || seq <= c.acked) return { ok: { lastAckedSeq: c.acked, advanced: false } };
+      c.acked = seq;
+      return { ok: { lastAckedSeq: seq, advanced: true } };
+    });
+    for (const [terminalId, c] of cursors) {
+      if (c.acked <= c.stored) continue;
+      this.stmt.setCursor.run(c.acked, terminalId);
+      this.stmt.deleteAcked.run(terminalId, c.acked);
+      this.stmt.deleteAckedCollapse.run(terminalId, c.acked);
+    }
+    return outcomes;
   }
 
   /**
