@@ -255,7 +255,9 @@ export class SqliteMessageStore implements MessageStore {
 
   async state(terminalId: string): Promise<QueueState> {
     return this.run('state', () => {
-      const c = this.stateTx.immediate(terminalId);
+      // Called on every connect: a plain read when the counter exists; the IMMEDIATE write
+      // transaction (write lock, commit) only to create a missing counter with a new epoch.
+      const c = this.stmt.getCounter.get(terminalId) ?? this.stateTx.immediate(terminalId);
       return { epoch: c.epoch, lastSeq: c.last_seq, lastAckedSeq: c.acked_seq };
     });
   }
