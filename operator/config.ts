@@ -15,6 +15,7 @@ export const OperatorConfigSchema = Type.Object({
   renewDeadlineSeconds: Type.Integer({ minimum: 1, maximum: 299, default: 10, description: 'A leader that could not renew for this long stops reconciling (must be < lease duration).' }),
   retryPeriodSeconds: Type.Number({ minimum: 0.1, maximum: 60, default: 2, description: 'Lease acquire/renew interval.' }),
   resyncSeconds: Type.Integer({ minimum: 1, maximum: 86_400, default: 60, description: 'Every cluster is reconciled at least this often.' }),
+  healthPort: Type.Integer({ minimum: 0, maximum: 65_535, default: 8082, description: 'Port of /healthz, /readyz and /metrics (0 = ephemeral; the chart probes 8082).' }),
   logLevel: Type.Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { default: 'info', description: 'pino log level.' }),
 });
 

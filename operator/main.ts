@@ -7,6 +7,8 @@ import { systemClock, type Clock } from '../common/clock.js';
 import type { OperatorConfig } from './config.js';
 import { KubeClient } from './kube/client.js';
 import { Operator, type OperatorOptions } from './controller/manager.js';
+import { OperatorMetrics } from './health/metrics.js';
+import { startHealthServer } from './health/server.js';
 
 /**
  * Wiring only (DESIGN.md section 7): config -> kubeconfig -> client -> operator.
@@ -36,12 +38,15 @@ function podNamespace(): string | undefined {
 export interface StartedOperator {
   operator: Operator;
   kube: KubeClient;
+  metrics: OperatorMetrics;
+  /** Resolves to the bound health port (config.healthPort, or the ephemeral one for 0). */
+  health: Promise<{ port: number; close(): Promise<void> }>;
   stop(): Promise<void>;
 }
 
 export function startOperator(
   config: Readonly<OperatorConfig>,
-  opts: { logger?: Logger; clock?: Clock; kubeConfig?: KubeConfig; onPass?: OperatorOptions['onPass']; onPassStart?: OperatorOptions['onPassStart'] } = {},
+  opts: { logger?: Logger; clock?: Clock; kubeConfig?: KubeConfig; onPass?: OperatorOptions['onPass']; onPassStart?: OperatorOptions['onPassStart']; defaultMetrics?: boolean } = {},
 ): StartedOperator {
   const log = opts.logger ?? createLogger('operator', config.logLevel);
   if (config.renewDeadlineSeconds >= config.leaseDurationSeconds) {
@@ -50,6 +55,7 @@ export function startOperator(
   const kubeConfig = opts.kubeConfig ?? loadKubeConfig(config.kubeconfig);
   const kube = new KubeClient(kubeConfig, { fieldManager: 'pcm-operator' });
   const identity = config.identity || `${hostname()}-${process.pid}`;
+  const metrics = new OperatorMetrics({ defaultMetrics: opts.defaultMetrics ?? false });
   const operator = new Operator({
     kube,
     kubeConfig,
@@ -63,9 +69,22 @@ export function startOperator(
     resyncMs: config.resyncSeconds * 1000,
     clock: opts.clock ?? systemClock,
     log: log.child({ identity }),
-    onPass: opts.onPass,
-    onPassStart: opts.onPassStart,
+    onPass: (key, outcome, err) => {
+      metrics.passEnd(key, outcome, err);
+      opts.onPass?.(key, outcome, err);
+    },
+    onPassStart: (key) => {
+      metrics.passStart(key);
+      opts.onPassStart?.(key);
+    },
   });
+  const health = startHealthServer(operator, metrics, config.healthPort);
+  // A port already in use is a config error the pod log must show; the CLI exits on it.
+  health.catch((err: unknown) => log.error({ err, port: config.healthPort }, 'health server failed to listen'));
   operator.start();
-  return { operator, kube, stop: () => operator.stop() };
+  const stop = async () => {
+    await operator.stop();
+    await (await health.catch(() => undefined))?.close();
+  };
+  return { operator, kube, metrics, health, stop };
 }

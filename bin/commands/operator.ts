@@ -20,6 +20,7 @@ export function register(program: Command): void {
     .option('--renew-deadline-seconds <s>', 'PCM_RENEW_DEADLINE_SECONDS, default 10')
     .option('--retry-period-seconds <s>', 'PCM_RETRY_PERIOD_SECONDS, default 2')
     .option('--resync-seconds <s>', 'reconcile every cluster at least this often (PCM_RESYNC_SECONDS, default 60)')
+    .option('--health-port <port>', '/healthz, /readyz, /metrics port (PCM_HEALTH_PORT, default 8082)')
     .option('--log-level <level>', 'pino log level (PCM_LOG_LEVEL, default info)')
     .addHelpText('after', '\nConfiguration (flag > env > default):\n| env | flag | default | description |\n|---|---|---|---|\n' + describeConfig(OperatorConfigSchema).join('\n'))
     .action(async (opts: Record<string, string | undefined>) => {
@@ -34,10 +35,15 @@ export function register(program: Command): void {
           renewDeadlineSeconds: opts.renewDeadlineSeconds,
           retryPeriodSeconds: opts.retryPeriodSeconds,
           resyncSeconds: opts.resyncSeconds,
+          healthPort: opts.healthPort,
           logLevel: opts.logLevel,
         },
       });
-      const running = startOperator(config);
+      const running = startOperator(config, { defaultMetrics: true });
+      running.health.catch((err: unknown) => {
+        process.stderr.write(`pcm operator: health port ${config.healthPort}: ${(err as Error).message}\n`);
+        process.exit(1);
+      });
       let stopping = false;
       const stop = (signal: string) => {
         if (stopping) return;

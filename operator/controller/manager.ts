@@ -53,7 +53,11 @@ export class Operator {
   private worker: Promise<void> | undefined;
   private running: Promise<void> | undefined;
   private stopping = false;
+  private clusters: Informer | undefined;
+  private ended = false;
   passes = 0;
+  /** Informer caches listed while leading (the /readyz signal, operator/health/server.ts). */
+  synced = false;
 
   constructor(private readonly opts: OperatorOptions) {
     this.elector = new LeaderElector(opts.kube, {
@@ -76,6 +80,17 @@ export class Operator {
   /** Starts campaigning; resolves at once. `done()` resolves when leading ended (lost or stopped). */
   start(): void {
     this.running = this.elector.run((signal) => this.lead(signal));
+    this.running.then(() => (this.ended = true), () => (this.ended = true));
+  }
+
+  /** For /healthz: false once campaigning/leading has ended (the CLI then exits). */
+  alive(): boolean {
+    return this.running !== undefined && !this.ended && !this.stopping;
+  }
+
+  /** PCMClusters in the informer cache (0 unless leading and synced). */
+  clusterCount(): number {
+    return this.synced ? (this.clusters?.list().length ?? 0) : 0;
   }
 
   done(): Promise<void> {
@@ -88,6 +103,7 @@ export class Operator {
     const clusterSpec: InformerSpec = { apiVersion: API_VERSION, kind: KIND, namespace: this.opts.namespace };
     const clusters = new Informer(this.opts.kube, this.opts.kubeConfig, clusterSpec, log, (_ev, obj) => enqueue(keyOf(obj)));
     this.informers.push(clusters);
+    this.clusters = clusters;
     for (const k of OWNED) {
       this.informers.push(
         new Informer(this.opts.kube, this.opts.kubeConfig, { ...k, namespace: this.opts.namespace, labelSelector: `${LABEL_MANAGED_BY}=${MANAGER}` }, log, (_ev, obj) => enqueue(ownerKey(obj))),
@@ -108,6 +124,7 @@ export class Operator {
       await this.shutdownWork();
       return;
     }
+    this.synced = true;
     log.info({ namespace: this.opts.namespace ?? '(all)', clusters: clusters.list().length }, 'informers synced');
     const resync = () => clusters.list().forEach((c) => enqueue(keyOf(c)));
     resync();
@@ -144,6 +161,7 @@ export class Operator {
 
   /** Stop taking work and wait for the pass in flight (it must finish before the lease is released). */
   private async shutdownWork(): Promise<void> {
+    this.synced = false;
     clearInterval(this.resyncTimer);
     this.queue.shutDown();
     await this.worker;

@@ -52,7 +52,7 @@ describe.skipIf(!kubeEnv)('operator under kube-full (real pod lifecycle via kwok
       }),
     ];
     await Promise.all(watchers.map((w) => w.start()));
-    const config = loadOperatorConfig({ env: {}, flags: { namespace: ns, identity: 'full-test', leaseDurationSeconds: 4, renewDeadlineSeconds: 3, retryPeriodSeconds: 0.5, resyncSeconds: 5, logLevel: 'silent' } });
+    const config = loadOperatorConfig({ env: {}, flags: { namespace: ns, identity: 'full-test', healthPort: 0, leaseDurationSeconds: 4, renewDeadlineSeconds: 3, retryPeriodSeconds: 0.5, resyncSeconds: 5, logLevel: 'silent' } });
     op = startOperator(config, { kubeConfig: kc, logger: silentLogger, clock: systemClock });
   });
   afterAll(async () => {

@@ -37,7 +37,7 @@ describe.skipIf(!kubeEnv)('operator runtime against a real kube-apiserver', { ti
     kc.loadFromFile(kubeEnv!.PCM_TEST_KUBECONFIG!);
     const config = loadOperatorConfig({
       env: {},
-      flags: { namespace: ns, identity, leaseDurationSeconds: 3, renewDeadlineSeconds: 2, retryPeriodSeconds: 0.2, resyncSeconds: 5, logLevel: 'silent' },
+      flags: { namespace: ns, identity, healthPort: 0, leaseDurationSeconds: 3, renewDeadlineSeconds: 2, retryPeriodSeconds: 0.2, resyncSeconds: 5, logLevel: 'silent' },
     });
     const op = startOperator(config, {
       kubeConfig: kc,
