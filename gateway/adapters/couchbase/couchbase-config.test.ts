@@ -28,6 +28,19 @@ describe('couchbase config', () => {
     });
   });
 
+  it('PCM_COUCHBASE_DURABILITY: none by default (not requested), a level maps to the SDK enum, anything else is refused', async () => {
+    const { DurabilityLevel } = await import('couchbase');
+    const { durabilityLevelOf } = await import('./couchbase-connection.js');
+    const base = { PCM_COUCHBASE_CONNECTION_STRING: 'couchbase://10.0.0.5' };
+    expect(couchbaseConfigFrom(loadConfig(schema, { env: base })).durability).toBeUndefined();
+    const cfg = couchbaseConfigFrom(loadConfig(schema, { env: { ...base, PCM_COUCHBASE_DURABILITY: 'majority' } }));
+    expect(cfg.durability).toBe('majority');
+    expect(durabilityLevelOf(cfg.durability)).toBe(DurabilityLevel.Majority);
+    expect(durabilityLevelOf('persistToMajority')).toBe(DurabilityLevel.PersistToMajority);
+    expect(durabilityLevelOf(undefined)).toBeUndefined();
+    expect(() => loadConfig(schema, { env: { ...base, PCM_COUCHBASE_DURABILITY: 'always' } })).toThrow(/couchbaseDurability/);
+  });
+
   it('names the missing connection string', () => {
     const cfg = loadConfig(schema, { env: {} });
     let err: unknown;

@@ -16,7 +16,13 @@ export const couchbaseConfigProperties = {
   couchbasePassword: Type.String({ default: '', description: 'Couchbase password (prefer PCM_COUCHBASE_PASSWORD_FILE, a mounted secret).' }),
   couchbaseKvTimeoutMs: Type.Integer({ default: 2500, minimum: 100, description: 'Timeout of one key-value operation (ms); each is retried up to 3 times on transient errors.' }),
   couchbaseConnectTimeoutMs: Type.Integer({ default: 10_000, minimum: 500, description: 'waitUntilReady budget per connect attempt (ms); up to 5 attempts with backoff.' }),
+  couchbaseDurability: Type.Union([Type.Literal('none'), Type.Literal('majority'), Type.Literal('majorityAndPersistActive'), Type.Literal('persistToMajority')], {
+    default: 'none',
+    description: 'Synchronous durability of message and counter writes (none|majority|majorityAndPersistActive|persistToMajority); needs replicas. Untested against a server: CouchbaseMock cancels durable writes.',
+  }),
 };
+
+export type CouchbaseDurability = 'none' | 'majority' | 'majorityAndPersistActive' | 'persistToMajority';
 
 export interface CouchbaseStoreConfig {
   connectionString: string;
@@ -35,6 +41,8 @@ export interface CouchbaseStoreConfig {
   connectAttempts?: number;
   /** Attempts per KV operation on transient errors (timeouts, temporary failures); default 3. */
   opAttempts?: number;
+  /** durabilityLevel of message and counter writes; default 'none' (not requested). */
+  durability?: CouchbaseDurability;
 }
 
 /** The gateway config's Couchbase fields; the ones beyond the first four are optional. */
@@ -47,6 +55,7 @@ export interface FlatCouchbaseConfig {
   couchbaseCollection?: string;
   couchbaseKvTimeoutMs?: number;
   couchbaseConnectTimeoutMs?: number;
+  couchbaseDurability?: CouchbaseDurability;
 }
 
 export function couchbaseConfigFrom(c: FlatCouchbaseConfig): CouchbaseStoreConfig {
@@ -67,5 +76,6 @@ export function couchbaseConfigFrom(c: FlatCouchbaseConfig): CouchbaseStoreConfi
   if (c.couchbaseCollection !== undefined) out.collection = c.couchbaseCollection;
   if (c.couchbaseKvTimeoutMs !== undefined) out.kvTimeoutMs = c.couchbaseKvTimeoutMs;
   if (c.couchbaseConnectTimeoutMs !== undefined) out.connectTimeoutMs = c.couchbaseConnectTimeoutMs;
+  if (c.couchbaseDurability !== undefined && c.couchbaseDurability !== 'none') out.durability = c.couchbaseDurability;
   return out;
 }

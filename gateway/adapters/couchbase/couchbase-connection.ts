@@ -1,4 +1,5 @@
 import {
+  DurabilityLevel,
   AmbiguousTimeoutError,
   AuthenticationFailureError,
   BucketNotFoundError,
@@ -21,7 +22,7 @@ import {
 } from 'couchbase';
 import { retry } from '../../../common/backoff.js';
 import { PcmError } from '../../../common/errors.js';
-import type { CouchbaseStoreConfig } from './couchbase-config.js';
+import type { CouchbaseDurability, CouchbaseStoreConfig } from './couchbase-config.js';
 
 /**
  * Errors that say something about the data, not the store's health: callers branch on
@@ -76,6 +77,8 @@ export class CouchbaseConnection {
     readonly bucket: Bucket,
     readonly collection: Collection,
     private readonly opAttempts: number,
+    /** For message and counter writes (DurabilityLevel); undefined = none requested. */
+    readonly durabilityLevel?: DurabilityLevel,
   ) {}
 
   static async connect(cfg: CouchbaseStoreConfig): Promise<CouchbaseConnection> {
@@ -93,7 +96,7 @@ export class CouchbaseConnection {
         // KV only (DESIGN.md section 4): don't wait for query/search services we never use.
         await bucket.waitUntilReady(connectTimeout, { serviceTypes: [ServiceType.KeyValue] });
         const collection = bucket.scope(cfg.scope ?? '_default').collection(cfg.collection ?? '_default');
-        return new CouchbaseConnection(cluster, bucket, collection, cfg.opAttempts ?? 3);
+        return new CouchbaseConnection(cluster, bucket, collection, cfg.opAttempts ?? 3, durabilityLevelOf(cfg.durability));
       } catch (err) {
         await cluster?.close().catch(() => undefined);
         throw err;
@@ -147,6 +150,17 @@ export class CouchbaseConnection {
     this.closed = true;
     await this.cluster.close();
   }
+}
+
+const DURABILITY: Record<CouchbaseDurability, DurabilityLevel | undefined> = {
+  none: undefined,
+  majority: DurabilityLevel.Majority,
+  majorityAndPersistActive: DurabilityLevel.MajorityAndPersistOnMaster,
+  persistToMajority: DurabilityLevel.PersistToMajority,
+};
+
+export function durabilityLevelOf(d: CouchbaseDurability | undefined): DurabilityLevel | undefined {
+  return d === undefined ? undefined : DURABILITY[d];
 }
 
 function describe(err: unknown): string {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { LookupInSpec, MutateInSpec, type GetResult } from 'couchbase';
+import { LookupInSpec, MutateInSpec, type DurabilityLevel, type GetResult } from 'couchbase';
 import { sleep } from '../../../common/backoff.js';
 import { PcmError } from '../../../common/errors.js';
 import { silentLogger, type Logger } from '../../../common/logger.js';
@@ -142,6 +142,11 @@ export class CouchbaseMessageStore implements MessageStore {
     return new CouchbaseMessageStore(await CouchbaseConnection.connect(cfg), { ...opts, ownsConnection: true });
   }
 
+  /** PCM_COUCHBASE_DURABILITY on message, tombstone and counter writes; {} = none requested. */
+  private get durable(): { durabilityLevel?: DurabilityLevel } {
+    return this.conn.durabilityLevel === undefined ? {} : { durabilityLevel: this.conn.durabilityLevel };
+  }
+
   private get coll() {
     return this.conn.collection;
   }
@@ -174,7 +179,7 @@ export class CouchbaseMessageStore implements MessageStore {
           if (left < 50) {
             throw new PcmError('PCM_ERR_STORE_UNAVAILABLE', `append to ${t} gave up: seq ${seq} not written within ${this.writeBudgetMs} ms of its counter increment`);
           }
-          return this.coll.upsert(keys.message(t, seq), doc, { expiry, timeout: left });
+          return this.coll.upsert(keys.message(t, seq), doc, { expiry, timeout: left, ...this.durable });
         });
       } else {
         // ttl 0 = deliver now or drop (invariant 2.4): it takes a seq but is never pending.
@@ -329,7 +334,7 @@ export class CouchbaseMessageStore implements MessageStore {
     for (let attempt = 0; attempt < 5; attempt++) {
       let seq: number;
       try {
-        const r = await this.conn.op('increment counter', () => this.coll.mutateIn(key, [MutateInSpec.increment('seq', 1)]));
+        const r = await this.conn.op('increment counter', () => this.coll.mutateIn(key, [MutateInSpec.increment('seq', 1)], this.durable));
         seq = Number(r.content[0]!.value);
       } catch (err) {
         if (!isNotFound(err)) throw err;
@@ -345,7 +350,7 @@ export class CouchbaseMessageStore implements MessageStore {
   /** A new counter document is a new epoch; losing the race to another creator is fine. */
   private async createCounter(t: string): Promise<void> {
     const doc: SeqDoc = { epoch: newEpoch(), seq: 0 };
-    await this.conn.op('create counter', () => this.coll.insert(keys.counter(t), doc)).catch((err) => {
+    await this.conn.op('create counter', () => this.coll.insert(keys.counter(t), doc, this.durable)).catch((err) => {
       if (!isExists(err)) throw err;
     });
   }
@@ -458,8 +463,8 @@ export class CouchbaseMessageStore implements MessageStore {
   private async writeTombstone(t: string, seq: number, epoch: string, stamp: number, how: 'insert' | 'replace'): Promise<void> {
     const doc: MessageDoc = { t, s: seq, e: epoch, id: '', p: '', c: stamp, x: 0, g: stamp, z: 1 }; // x 0: expired for every reader
     const key = keys.message(t, seq);
-    if (how === 'insert') await this.conn.op('write tombstone', () => this.coll.upsert(key, doc, { expiry: this.tombstoneS }));
-    else await this.conn.op('write tombstone', () => this.coll.replace(key, doc, { expiry: this.tombstoneS }));
+    if (how === 'insert') await this.conn.op('write tombstone', () => this.coll.upsert(key, doc, { expiry: this.tombstoneS, ...this.durable }));
+    else await this.conn.op('write tombstone', () => this.coll.replace(key, doc, { expiry: this.tombstoneS, ...this.durable }));
   }
 
   private async removeMessages(t: string, from: number, to: number): Promise<void> {

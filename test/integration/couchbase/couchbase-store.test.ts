@@ -190,6 +190,19 @@ describe.skipIf(!bed)('Couchbase append race: counter increment, then document w
     expect(await store.countPending(t, now + 1_100)).toBe(0);
   });
 
+  it('with PCM_COUCHBASE_DURABILITY=majority the mock refuses the write: 503, nothing visible (durability is untested against a server)', async () => {
+    const durable = await CouchbaseConnection.connect({ ...bed!.config, durability: 'majority', opAttempts: 1 });
+    try {
+      const store = new CouchbaseMessageStore(durable);
+      const t = tid('durable');
+      const err = await store.append(m(t, 'a'), Date.now()).then(() => undefined, (e: unknown) => e);
+      expect((err as { code?: string }).code).toBe('PCM_ERR_STORE_UNAVAILABLE');
+      expect(await new CouchbaseMessageStore(conn).pending(t, { limit: 10, now: Date.now() + 60_000 })).toEqual([]);
+    } finally {
+      await durable.close();
+    }
+  });
+
   it('rejects a grace period that does not exceed the write budget', () => {
     expect(() => new CouchbaseMessageStore(conn, { appendWriteBudgetMs: 5_000, gapGraceMs: 5_000 })).toThrow(/gapGraceMs/);
   });
