@@ -8,6 +8,8 @@ import { assignGateway } from '../core/assignment.js';
 import type { GatewaySource } from '../sources/source.js';
 import type { DiscoveryConfig } from '../config.js';
 import { createDiscoveryMetrics } from './metrics.js';
+import { registerOpenApiSync } from '../../gateway/adapters/http/openapi.js';
+import { PCM_VERSION } from '../../gateway/observability/version.js';
 
 /** Body of a successful lookup (DESIGN.md section 5, "Discovery"). */
 export interface DiscoveryResponse {
@@ -54,6 +56,8 @@ export function buildDiscoveryApp(opts: BuildDiscoveryAppOptions): FastifyInstan
     routerOptions: { maxParamLength: 200 },
   });
   const metrics = createDiscoveryMetrics(source, { defaultMetrics: opts.defaultMetrics });
+  // /openapi.json + /docs (issue 9); registered before the routes it documents.
+  void registerOpenApiSync(app, { title: 'PCM discovery', version: PCM_VERSION, description: 'Terminals ask which gateway is theirs (DESIGN.md section 5, Discovery).' });
   let closing = false;
   let ready = false;
   void source.ready().then(() => (ready = true));
@@ -76,7 +80,7 @@ export function buildDiscoveryApp(opts: BuildDiscoveryAppOptions): FastifyInstan
 
   app.get(
     '/v1/discovery/:terminalId',
-    { schema: { params: Type.Object({ terminalId: Type.String() }) } },
+    { schema: { summary: 'The gateway assigned to this terminal (terminal JWT as Bearer)', params: Type.Object({ terminalId: Type.String() }) } },
     async (req, reply): Promise<DiscoveryResponse> => {
       // Authenticate before looking at the path, so an unauthenticated caller learns nothing.
       const claims = await verifyTerminalToken(config.terminalJwtSecret, bearer(req.headers.authorization));

@@ -6,6 +6,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startGateway, type TestGateway } from './harness.js';
 import { UNDOCUMENTED_ROUTES } from '../../gateway/adapters/http/openapi.js';
 import { MISSION_CONTROL_PAGE_ROUTES } from '../../gateway/adapters/http/mission-control/page-routes.js';
+import type { FastifyInstance } from 'fastify';
+import { silentLogger } from '../../common/logger.js';
+import { buildDiscoveryApp } from '../../discovery/http/app.js';
+import { StaticGatewaySource } from '../../discovery/sources/static.js';
+import { loadConfig } from '../../common/config.js';
+import { DiscoveryConfigSchema } from '../../discovery/config.js';
 
 let t: TestGateway;
 let doc: any;
@@ -20,10 +26,10 @@ afterAll(async () => {
 });
 
 /** Every (method, url) fastify routes, rebuilt from printRoutes' tree (4 columns per level). */
-function registeredRoutes(): Array<{ method: string; url: string }> {
+function registeredRoutes(app: FastifyInstance = t.gw.app): Array<{ method: string; url: string }> {
   const out: Array<{ method: string; url: string }> = [];
   const stack: string[] = [];
-  for (const line of t.gw.app.printRoutes({ commonPrefix: false }).split('\n')) {
+  for (const line of app.printRoutes({ commonPrefix: false }).split('\n')) {
     const m = /^([│├└─\s]*)(\S+?)(?: \(([^)]*)\))?$/.exec(line);
     if (!m || !m[2]) continue;
     const depth = Math.floor(m[1]!.length / 4);
@@ -82,5 +88,29 @@ describe('OpenAPI document', () => {
     const html = await res.text();
     expect(html).toContain("fetch('openapi.json')");
     expect(html).not.toMatch(/https?:\/\//);
+  });
+});
+
+describe('discovery OpenAPI document', () => {
+  it('documents GET /v1/discovery/{terminalId} and every other route, and serves /docs', async () => {
+    const config = loadConfig(DiscoveryConfigSchema, { env: { PCM_TERMINAL_JWT_SECRET: 'discovery-openapi-secret-0123456789' } });
+    const app = buildDiscoveryApp({ config, source: new StaticGatewaySource([{ id: 'gw-0', websocketUrl: 'ws://127.0.0.1:1/v1/connect', mqttUrl: 'mqtt://127.0.0.1:2' }]), logger: silentLogger });
+    try {
+      await app.listen({ port: 0, host: '127.0.0.1' });
+      const base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
+      const d = (await (await fetch(`${base}/openapi.json`)).json()) as any;
+      expect(d.openapi).toMatch(/^3\./);
+      expect(d.info.title).toBe('PCM discovery');
+      const op = d.paths['/v1/discovery/{terminalId}'].get;
+      expect(op.parameters).toContainEqual(expect.objectContaining({ in: 'path', name: 'terminalId', required: true }));
+      expect(op.security).toEqual([{ bearer: [] }]);
+      const routes = registeredRoutes(app).filter((r) => r.method !== 'HEAD' && !UNDOCUMENTED_ROUTES.includes(r.url));
+      expect(routes.map((r) => r.url).sort()).toEqual(['/healthz', '/metrics', '/readyz', '/v1/discovery/:terminalId']);
+      for (const r of routes) expect(d.paths[toOpenApiPath(r.url)]?.[r.method.toLowerCase()], `${r.method} ${r.url}`).toBeDefined();
+      expect(Object.keys(d.paths).sort()).toEqual(routes.map((r) => toOpenApiPath(r.url)).sort());
+      expect((await fetch(`${base}/docs`)).status).toBe(200);
+    } finally {
+      await app.close();
+    }
   });
 });

@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, RouteOptions } from 'fastify';
 import swagger from '@fastify/swagger';
 
 const NO_LIMIT = { config: { rateLimit: false } } as const;
@@ -16,19 +16,51 @@ export interface OpenApiInfo {
  * Both are public: the document holds no secret, only the contract of DESIGN.md section 5.
  */
 export async function registerOpenApi(app: FastifyInstance, info: OpenApiInfo): Promise<void> {
-  await app.register(swagger, {
+  await registerOpenApiSync(app, info);
+}
+
+/**
+ * For apps built synchronously (discovery/http/app.ts): the plugin is queued, and fastify
+ * defers route registration until queued plugins have loaded, so onRoute still sees them all.
+ * Returns the registration (thenable) for callers that can await it.
+ */
+export function registerOpenApiSync(app: FastifyInstance, info: OpenApiInfo): PromiseLike<unknown> {
+  const swaggerOptions = {
     openapi: {
       openapi: '3.0.3',
       info: { title: info.title, version: info.version, description: info.description },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'Sender API key, admin key or terminal JWT, depending on the route.' } } },
+      components: { securitySchemes: { bearer: { type: 'http' as const, scheme: 'bearer', description: 'Sender API key, admin key or terminal JWT, depending on the route.' } } },
     },
+  };
+  // Routes a synchronous builder declares before the plugin loads would be missed by its
+  // onRoute hook: record them now and hand them to that hook when it is installed.
+  const early: RouteOptions[] = [];
+  let loaded = false;
+  app.addHook('onRoute', (r) => {
+    if (!loaded) early.push(r);
   });
-  let doc: OpenApiDoc | undefined;
-  app.get('/openapi.json', { ...NO_LIMIT, schema: { summary: 'This OpenAPI document', hide: true } }, async () => (doc ??= complete(app, app.swagger() as unknown as OpenApiDoc)));
+  const done = app.register(
+    shared(async (root: FastifyInstance) => {
+      const addHook = root.addHook as unknown as (this: FastifyInstance, name: string, fn: unknown) => FastifyInstance;
+      root.addHook = function (this: FastifyInstance, name: string, fn: (r: RouteOptions) => void) {
+        if (name === 'onRoute') for (const r of early) fn(r);
+        return addHook.call(this, name, fn);
+      } as unknown as typeof root.addHook;
+      try {
+        await root.register(swagger, swaggerOptions);
+      } finally {
+        root.addHook = addHook as unknown as typeof root.addHook;
+        loaded = true;
+      }
+    }),
+  );
+  const doc: { value?: OpenApiDoc } = {};
+  app.get('/openapi.json', { ...NO_LIMIT, schema: { summary: 'This OpenAPI document', hide: true } }, async () => (doc.value ??= complete(app, app.swagger() as unknown as OpenApiDoc)));
   app.get('/docs', { ...NO_LIMIT, schema: { summary: 'API docs page', hide: true } }, async (_req, reply) => {
     void reply.header('content-type', 'text/html; charset=utf-8').header('content-security-policy', "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'");
     return DOCS_PAGE(info.title);
   });
+  return done;
 }
 
 type Operation = { summary?: string; description?: string; security?: unknown[]; responses?: Record<string, unknown> };
@@ -62,13 +94,18 @@ function complete(app: FastifyInstance, generated: OpenApiDoc): OpenApiDoc {
   for (const [path, item] of Object.entries(doc.paths)) {
     for (const op of Object.values(item)) {
       op.responses ??= { '200': { description: 'OK' } };
-      if (path.startsWith('/v1/terminals/') || path.startsWith('/v1/admin/')) {
+      if (path.startsWith('/v1/terminals/') || path.startsWith('/v1/admin/') || path.startsWith('/v1/discovery/')) {
         op.security ??= [{ bearer: [] }];
         op.responses.default ??= { description: 'Error (400, 401, 404, 413, 429, 503, 504)', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };
       }
     }
   }
   return doc;
+}
+
+/** What fastify-plugin does (skip encapsulation), without depending on it directly. */
+function shared<T extends (root: FastifyInstance) => Promise<void>>(plugin: T): T {
+  return Object.assign(plugin, { [Symbol.for('skip-override')]: true });
 }
 
 /** Routes that exist but are not part of the document on purpose (the document and its page). */
