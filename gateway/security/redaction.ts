@@ -15,6 +15,7 @@ const SECRET_KEYS = [
   'access_token',
   'apiKey',
   'apiKeys',
+  'adminKeys',
   'secret',
   'terminalJwtSecret',
   'couchbasePassword',
@@ -29,6 +30,7 @@ export const REDACT_PATHS: readonly string[] = [
   'headers.authorization',
   'headers.cookie',
   'config.apiKeys',
+  'config.adminKeys',
   'config.terminalJwtSecret',
 ];
 
