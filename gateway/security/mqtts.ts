@@ -22,7 +22,9 @@ export class MqttsListener {
   ) {}
 
   async listen(host: string, port: number): Promise<number> {
-    const server = createServer({ ...this.tls, handshakeTimeout: this.handshakeTimeoutMs }, (sock) => {
+    // noDelay as on the plain MQTT listener: QoS 1 exchanges are small packets, and Nagle
+    // would hold each one ~40 ms waiting for the peer's delayed ACK.
+    const server = createServer({ ...this.tls, noDelay: true, handshakeTimeout: this.handshakeTimeoutMs }, (sock) => {
       guardMqttPackets(sock, this.maxPacketBytes);
       this.broker.handle(sock);
     });
