@@ -40,6 +40,12 @@ export interface EngineOptions {
   resyncConcurrency?: number;
 }
 
+/**
+ * A session whose store counter stays ahead of its cursor (permanent gaps, or messages held back
+ * above a transient gap) gets a full pending() read again after this many resync periods.
+ */
+const RESYNC_RECHECK_PERIODS = 6;
+
 /** The resync period is covered in this many ticks, each checking a slice of the sessions. */
 const RESYNC_SLICES = 4;
 
@@ -695,9 +701,16 @@ export class DeliveryEngine {
     }
     // lastSeq also counts ttl-0, expired and collapsed seqs that pending() never returns, so the
     // counter may stay ahead of the cursor for good: `resyncSeen` keeps that from costing a
-    // pending() read every period.
-    if (s.closed || lastSeq <= Math.max(s.cursor, s.resyncSeen)) return;
+    // pending() read every period. But a store may also hold back messages above a gap it
+    // cannot yet tell apart from an append still in flight (Couchbase: counter incremented,
+    // document not yet written; docs/storage.md); once that gap is known to be permanent the
+    // counter has not moved, so a counter still ahead is re-read every RESYNC_RECHECK_PERIODS.
+    if (s.closed || lastSeq <= s.cursor) return;
+    const now = this.clock.now();
+    const recheckMs = RESYNC_RECHECK_PERIODS * (this.opts.resyncIntervalMs ?? 5000);
+    if (lastSeq <= s.resyncSeen && now - s.resyncSeenAt < recheckMs) return;
     s.resyncSeen = lastSeq;
+    s.resyncSeenAt = now;
     this.metrics.resynced?.();
     s.caughtUp = false;
     void this.pump(s);

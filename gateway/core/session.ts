@@ -42,6 +42,8 @@ export class Session {
   closed = false;
   /** Highest store counter the resync sweep has already pumped for (engine.resyncSession). */
   resyncSeen = 0;
+  /** When resyncSeen was recorded (clock ms); a counter still ahead is re-read after a while. */
+  resyncSeenAt = 0;
 
   constructor(
     readonly conn: TerminalConnection,
