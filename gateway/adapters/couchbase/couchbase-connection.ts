@@ -79,6 +79,8 @@ export class CouchbaseConnection {
     private readonly opAttempts: number,
     /** For message and counter writes (DurabilityLevel); undefined = none requested. */
     readonly durabilityLevel?: DurabilityLevel,
+    /** Per KV operation timeout in use (ms). */
+    readonly kvTimeoutMs = 2_500,
   ) {}
 
   static async connect(cfg: CouchbaseStoreConfig): Promise<CouchbaseConnection> {
@@ -96,7 +98,7 @@ export class CouchbaseConnection {
         // KV only (DESIGN.md section 4): don't wait for query/search services we never use.
         await bucket.waitUntilReady(connectTimeout, { serviceTypes: [ServiceType.KeyValue] });
         const collection = bucket.scope(cfg.scope ?? '_default').collection(cfg.collection ?? '_default');
-        return new CouchbaseConnection(cluster, bucket, collection, cfg.opAttempts ?? 3, durabilityLevelOf(cfg.durability));
+        return new CouchbaseConnection(cluster, bucket, collection, cfg.opAttempts ?? 3, durabilityLevelOf(cfg.durability), kvTimeout);
       } catch (err) {
         await cluster?.close().catch(() => undefined);
         throw err;

@@ -179,7 +179,7 @@ export class CouchbaseMessageStore implements MessageStore {
           if (left < 50) {
             throw new PcmError('PCM_ERR_STORE_UNAVAILABLE', `append to ${t} gave up: seq ${seq} not written within ${this.writeBudgetMs} ms of its counter increment`);
           }
-          return this.coll.upsert(keys.message(t, seq), doc, { expiry, timeout: left, ...this.durable });
+          return this.coll.upsert(keys.message(t, seq), doc, { expiry, timeout: Math.min(left, this.conn.kvTimeoutMs), ...this.durable });
         });
       } else {
         // ttl 0 = deliver now or drop (invariant 2.4): it takes a seq but is never pending.

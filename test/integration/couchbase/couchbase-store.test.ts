@@ -165,10 +165,10 @@ describe.skipIf(!bed)('Couchbase append race: counter increment, then document w
   it('an append that overruns its write budget gives up (503); its gap is skipped once gapGraceMs has passed', async () => {
     const t = tid('giveup');
     const store = new CouchbaseMessageStore(conn, {
-      appendWriteBudgetMs: 150,
-      gapGraceMs: 1_000,
+      appendWriteBudgetMs: 1_000, // loose enough for the other appends on a loaded machine
+      gapGraceMs: 3_000,
       beforeMessageWrite: async (_t, seq) => {
-        if (seq === 2) await new Promise((r) => setTimeout(r, 300));
+        if (seq === 2) await new Promise((r) => setTimeout(r, 1_200));
       },
     });
     await store.append(m(t, 'a'), Date.now());
@@ -182,12 +182,12 @@ describe.skipIf(!bed)('Couchbase append race: counter increment, then document w
     expect(c.message.seq).toBe(3);
     const now = Date.now();
     expect((await store.pending(t, { limit: 10, now })).map((x) => x.seq)).toEqual([1]); // 2 may still be in flight
-    expect((await store.pending(t, { limit: 10, now: now + 1_100 })).map((x) => x.seq)).toEqual([1, 3]); // now final
+    expect((await store.pending(t, { limit: 10, now: now + 3_100 })).map((x) => x.seq)).toEqual([1, 3]); // now final
     // Ack safety: a document that turned up below the cursor later is never delivered.
     expect(await store.ack(t, 3)).toEqual({ lastAckedSeq: 3, advanced: true });
     await conn.collection.upsert(keys.message(t, 2), { t, s: 2, e: c.epoch, id: 'late', p: '{}', c: now, x: now + 3_600_000, g: now });
-    expect(await store.pending(t, { limit: 10, now: now + 1_100 })).toEqual([]);
-    expect(await store.countPending(t, now + 1_100)).toBe(0);
+    expect(await store.pending(t, { limit: 10, now: now + 3_100 })).toEqual([]);
+    expect(await store.countPending(t, now + 3_100)).toBe(0);
   });
 
   it('with PCM_COUCHBASE_DURABILITY=majority the mock refuses the write: 503, nothing visible (durability is untested against a server)', async () => {
