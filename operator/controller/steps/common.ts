@@ -76,3 +76,17 @@ export function canonicalJson(value: unknown): string {
   }
   return JSON.stringify(value);
 }
+
+/**
+ * Pod hardening for gateway and discovery pods (issue 7: non-root, read-only root
+ * filesystem, no privilege escalation, no capabilities). The image's user is uid 1000
+ * (Dockerfile); tsx compiles into the OS temp dir, so /tmp is an emptyDir (docs/image.md).
+ */
+export const POD_SECURITY_CONTEXT = { runAsNonRoot: true, runAsUser: 1000, runAsGroup: 1000, fsGroup: 1000, seccompProfile: { type: 'RuntimeDefault' } };
+export const CONTAINER_SECURITY_CONTEXT = { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } };
+export const TMP_VOLUME = { name: 'tmp', emptyDir: {} };
+export const TMP_MOUNT = { name: 'tmp', mountPath: '/tmp' };
+/** Gateway data dir (SQLite store when no Couchbase is configured, dev secrets): writable, per pod. */
+export const DATA_DIR = '/var/lib/pcm';
+export const DATA_VOLUME = { name: 'data', emptyDir: {} };
+export const DATA_MOUNT = { name: 'data', mountPath: DATA_DIR };

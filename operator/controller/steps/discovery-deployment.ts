@@ -1,6 +1,6 @@
 import type { PCMCluster } from '../../api/schema.js';
 import type { KubeObject } from '../../kube/object.js';
-import { authSecretName, labels, meta, names, selectorLabels } from './common.js';
+import { CONTAINER_SECURITY_CONTEXT, POD_SECURITY_CONTEXT, TMP_MOUNT, TMP_VOLUME, authSecretName, labels, meta, names, selectorLabels } from './common.js';
 import { secretEnv } from './gateway-statefulset.js';
 
 /**
@@ -29,6 +29,8 @@ export function desiredDiscoveryDeployment(cluster: PCMCluster): KubeObject | un
     env,
     readinessProbe: { httpGet: { path: '/readyz', port: 'http' }, periodSeconds: 5 },
     livenessProbe: { httpGet: { path: '/healthz', port: 'http' }, periodSeconds: 10 },
+    securityContext: CONTAINER_SECURITY_CONTEXT,
+    volumeMounts: [TMP_MOUNT],
   };
   if (cluster.spec.gateways.imagePullPolicy) container.imagePullPolicy = cluster.spec.gateways.imagePullPolicy;
   return {
@@ -40,7 +42,7 @@ export function desiredDiscoveryDeployment(cluster: PCMCluster): KubeObject | un
       selector: { matchLabels: selectorLabels(cluster, 'discovery') },
       template: {
         metadata: { labels: labels(cluster, 'discovery') },
-        spec: { serviceAccountName: n.discoveryServiceAccount, containers: [container] },
+        spec: { serviceAccountName: n.discoveryServiceAccount, securityContext: POD_SECURITY_CONTEXT, containers: [container], volumes: [TMP_VOLUME] },
       },
     },
   };

@@ -1,6 +1,9 @@
 import type { PCMCluster } from '../../api/schema.js';
 import type { KubeObject } from '../../kube/object.js';
-import { ASSIGNMENTS_KEY, ASSIGNMENTS_MOUNT_DIR, authSecretName, meta, names, selectorLabels, labels } from './common.js';
+import {
+  ASSIGNMENTS_KEY, ASSIGNMENTS_MOUNT_DIR, CONTAINER_SECURITY_CONTEXT, DATA_DIR, DATA_MOUNT, DATA_VOLUME, POD_SECURITY_CONTEXT, TMP_MOUNT, TMP_VOLUME,
+  authSecretName, meta, names, selectorLabels, labels,
+} from './common.js';
 
 /**
  * The gateway StatefulSet (DESIGN.md section 3: routing needs stable gateway ids). The pod
@@ -20,7 +23,9 @@ export function envFor(cluster: PCMCluster): Record<string, unknown>[] {
     { name: 'PCM_KUBE_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
     { name: 'PCM_HTTP_PORT', value: String(s.gateways.ports.http) },
     { name: 'PCM_MQTT_PORT', value: String(s.gateways.ports.mqtt) },
-    { name: 'PCM_PROTOCOLS', value: s.gateways.protocols.join(',') },
+    // No PCM_PROTOCOLS: a gateway always serves WebSocket and MQTT (gateway/config.ts has no
+    // such key); `spec.gateways.protocols` decides which Services and URLs are published.
+    { name: 'PCM_DATA_DIR', value: DATA_DIR },
     { name: 'PCM_MAX_SESSIONS', value: String(s.gateways.maxSessionsPerPod) },
     { name: 'PCM_DRAIN_SECONDS', value: String(s.gateways.drainSeconds) },
     { name: 'PCM_ASSIGNMENTS_FILE', value: `${ASSIGNMENTS_MOUNT_DIR}/${ASSIGNMENTS_KEY}` },
@@ -62,7 +67,8 @@ export function desiredGatewayStatefulSet(cluster: PCMCluster, replicas: number)
     env: envFor(cluster),
     readinessProbe: { httpGet: { path: '/readyz', port: 'http' }, periodSeconds: 5, failureThreshold: 2 },
     livenessProbe: { httpGet: { path: '/healthz', port: 'http' }, periodSeconds: 10, failureThreshold: 3 },
-    volumeMounts: [{ name: 'assignments', mountPath: ASSIGNMENTS_MOUNT_DIR, readOnly: true }],
+    volumeMounts: [{ name: 'assignments', mountPath: ASSIGNMENTS_MOUNT_DIR, readOnly: true }, TMP_MOUNT, DATA_MOUNT],
+    securityContext: CONTAINER_SECURITY_CONTEXT,
   };
   if (g.imagePullPolicy) container.imagePullPolicy = g.imagePullPolicy;
   if (g.resources) container.resources = g.resources;
@@ -81,8 +87,9 @@ export function desiredGatewayStatefulSet(cluster: PCMCluster, replicas: number)
         spec: {
           // A drained gateway has nothing left to evacuate; a SIGTERM still gets time to close sessions with a drain frame.
           terminationGracePeriodSeconds: 30,
+          securityContext: POD_SECURITY_CONTEXT,
           containers: [container],
-          volumes: [{ name: 'assignments', configMap: { name: n.assignments } }],
+          volumes: [{ name: 'assignments', configMap: { name: n.assignments } }, TMP_VOLUME, DATA_VOLUME],
         },
       },
     },

@@ -29,7 +29,7 @@ describe('builders (pure desiredX(cluster))', () => {
     expect(env.PCM_API_KEYS).toEqual({ secretKeyRef: { name: 'demo-auth', key: 'apiKeys' } });
     const withAuth = desiredGatewayStatefulSet(sampleCluster({ auth: { secretName: 'fleet-keys' } }), 1) as Any;
     expect(withAuth.spec.template.spec.containers[0].env.find((e: Any) => e.name === 'PCM_API_KEYS').valueFrom.secretKeyRef.name).toBe('fleet-keys');
-    expect(sts.spec.template.spec.volumes).toEqual([{ name: 'assignments', configMap: { name: 'demo-assignments' } }]);
+    expect(sts.spec.template.spec.volumes).toEqual([{ name: 'assignments', configMap: { name: 'demo-assignments' } }, { name: 'tmp', emptyDir: {} }, { name: 'data', emptyDir: {} }]);
     expect(sts.spec.selector.matchLabels).toEqual(sts.spec.template.metadata.labels && { 'app.kubernetes.io/name': 'pcm', 'app.kubernetes.io/instance': 'demo', 'app.kubernetes.io/component': 'gateway' });
   });
 
