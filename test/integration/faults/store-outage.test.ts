@@ -29,7 +29,9 @@ describe.skipIf(!privateMockAvailable())('fault: store outage under load (privat
     mock = await startPrivateMock();
     const store = await CouchbaseMessageStore.connect(
       { connectionString: mock.connectionString, bucket: 'pcm', username: 'Administrator', password: 'password', kvTimeoutMs: 1_000, opAttempts: 2 },
-      { idempotencyStaleMs: 1_500, idempotencyWaitMs: 4_000 },
+      // One process, one clock: the gap grace only needs to exceed the append budget here
+      // (production default: budget 10 s + 30 s clock-skew allowance; docs/storage.md "Gaps").
+      { idempotencyStaleMs: 1_500, idempotencyWaitMs: 4_000, appendWriteBudgetMs: 3_000, gapGraceMs: 6_000 },
     );
     for (let i = 0; ; i++) {
       try {
@@ -41,7 +43,9 @@ describe.skipIf(!privateMockAvailable())('fault: store outage under load (privat
         await sleep(200);
       }
     }
-    t = await startGateway({ mqtt: false, store, directory: new MemorySessionDirectory() });
+    // Resync every second: a terminal held back at a failed append's gap is re-read soon after
+    // the gap becomes known-permanent (engine RESYNC_RECHECK_PERIODS).
+    t = await startGateway({ mqtt: false, store, directory: new MemorySessionDirectory(), config: { resyncSeconds: 1 } });
   }, 90_000);
   afterAll(async () => {
     await Promise.all(clients.map((c) => c.stop().catch(() => undefined)));
