@@ -52,6 +52,8 @@ COPY --from=build /app/gateway ./gateway
 COPY --from=build /app/discovery ./discovery
 COPY --from=build /app/operator ./operator
 COPY --from=build /app/client ./client
+# `pcm bench` (load generators and baselines run from the image too; results go to a mounted dir).
+COPY --from=build /app/bench ./bench
 # Numeric uid/gid (the base image's `node` user) so Kubernetes can verify runAsNonRoot.
 USER 1000:1000
 # Liveness is role-specific (gateway :8080/healthz, discovery and operator health ports), so the

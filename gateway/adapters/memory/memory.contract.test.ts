@@ -4,15 +4,19 @@ import { sessionDirectoryContract } from '../../../test/contract/session-directo
 import { MemorySessionDirectory } from './memory-directory.js';
 import { MemoryMessageStore } from './memory-store.js';
 
-// The memory adapter is not durable, so the contract's restart case does not apply to it.
-messageStoreContract('memory', async () => {
+// The memory adapter is not durable: the contract's restart case is not registered for it.
+messageStoreContract(
+  'memory',
+  async () => {
   const store = new MemoryMessageStore();
   return {
     store,
     loseCounter: async (t: string) => store.loseCounter(t),
     cleanup: () => store.close(),
   };
-});
+  },
+  { durable: false },
+);
 
 sessionDirectoryContract('memory', async () => {
   const clock = new ManualClock();

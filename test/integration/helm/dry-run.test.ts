@@ -35,16 +35,20 @@ describe.skipIf(!helmEnv || !kubeEnv)('helm template output accepted by the API 
   const suffix = randomSuffix();
   const ns = `pcm-helm-dry-${suffix}`;
   const watchNs = `pcm-helm-dryw-${suffix}`;
+  // values-all.yaml ships the Grafana dashboard ConfigMap to its own namespace; give it a real one.
+  const dashNs = `pcm-helm-dryd-${suffix}`;
 
   beforeAll(async () => {
     kube = new Kube(kubeEnv!.PCM_TEST_KUBECONFIG!);
     await kube.createNamespace(ns);
     await kube.createNamespace(watchNs);
+    await kube.createNamespace(dashNs);
     await ensureCrd(kube);
   });
   afterAll(async () => {
     await kube?.deleteNamespace(ns).catch(() => undefined);
     await kube?.deleteNamespace(watchNs).catch(() => undefined);
+    await kube?.deleteNamespace(dashNs).catch(() => undefined);
   });
 
   async function dryRunAll(objs: KubeObject[]): Promise<{ accepted: KubeObject[]; refused: string[] }> {
@@ -75,7 +79,7 @@ describe.skipIf(!helmEnv || !kubeEnv)('helm template output accepted by the API 
   });
 
   it('values-all.yaml (every option set, sample PCMCluster validated by the real CRD): every object accepted', async () => {
-    const objs = helm.template(['-f', valuesAllFile, '--set', `operator.watchNamespace=${watchNs}`], { release: 'pcm', namespace: ns });
+    const objs = helm.template(['-f', valuesAllFile, '--set', `operator.watchNamespace=${watchNs}`, '--set', `grafanaDashboard.namespace=${dashNs}`], { release: 'pcm', namespace: ns });
     expect(objs.map((o) => o.kind)).toContain('PCMCluster');
     const { accepted, refused } = await dryRunAll(objs);
     expect(refused).toEqual([]);
