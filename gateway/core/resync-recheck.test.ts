@@ -1,26 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import type { ServerFrame } from '../../protocol/frames.js';
 import { MemoryMessageStore } from '../adapters/memory/memory-store.js';
 import { MemorySessionDirectory } from '../adapters/memory/memory-directory.js';
 import { InProcessRelayHub } from '../adapters/inprocess/inprocess-relay.js';
-import type { TerminalConnection } from '../ports/terminal-connection.js';
+import { RecordingConnection as Conn } from './test-support/recording-connection.js';
 import { DeliveryEngine } from './engine.js';
 import { noopMetrics } from './metrics.js';
 
-class Conn implements TerminalConnection {
-  readonly protocol = 'websocket' as const;
-  readonly frames: ServerFrame[] = [];
-  constructor(readonly terminalId: string) {}
-  send(frame: ServerFrame, encoded?: string): void {
-    this.frames.push(encoded ? JSON.parse(encoded) : frame);
-  }
-  bufferedBytes(): number {
-    return 0;
-  }
-  close(): void {}
-}
 
-const seqs = (c: Conn) => c.frames.filter((f) => f.type === 'message').map((f) => (f as { seq: number }).seq);
+const seqs = (c: Conn) => c.seqs();
 
 /**
  * A store may hold back messages above a gap it cannot yet tell from an append in flight
