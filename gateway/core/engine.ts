@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { PcmError, isPcmError, toPcmError } from '../../common/errors.js';
 import { systemClock, type Clock } from '../../common/clock.js';
+import { TakeoverDamper, type TakeoverDamperOptions } from './takeover-damper.js';
 import type { ErrorFrame, Protocol, ServerFrame, TerminalFrame } from '../../protocol/frames.js';
 import type { MessageStore, StoredMessage } from '../ports/message-store.js';
 import type { Presence, SessionDirectory } from '../ports/session-directory.js';
@@ -38,6 +39,8 @@ export interface EngineOptions {
   resyncIntervalMs?: number;
   /** Store reads the resync sweep keeps in flight at most. */
   resyncConcurrency?: number;
+  /** Takeover-loop damping (two devices, one terminal id): see takeover-damper.ts. */
+  takeoverDamping?: TakeoverDamperOptions;
 }
 
 /**
@@ -125,6 +128,7 @@ export class DeliveryEngine {
   private readonly maxBufferedBytes: number;
   private readonly presenceTtlMs: number;
   private readonly drainReconnectAfterMs: number;
+  private readonly takeovers: TakeoverDamper;
   private readonly resumeIntervalMs: number;
   private readonly sessions: LruRegistry<Session>;
   private readonly byConn = new Map<TerminalConnection, Session>();
@@ -159,6 +163,7 @@ export class DeliveryEngine {
     this.maxBufferedBytes = opts.maxBufferedBytes ?? 1024 * 1024;
     this.presenceTtlMs = opts.presenceTtlMs ?? opts.heartbeatSeconds * 3000;
     this.drainReconnectAfterMs = opts.drainReconnectAfterMs ?? 2000;
+    this.takeovers = new TakeoverDamper(opts.takeoverDamping);
     this.resumeIntervalMs = opts.resumeIntervalMs ?? 100;
     this.sessions = new LruRegistry<Session>(opts.maxSessions);
   }
@@ -301,8 +306,18 @@ export class DeliveryEngine {
       return;
     }
     const terminalId = conn.terminalId;
-    const s = new Session(conn, this.newId(), this.clock.now());
     const old = this.sessions.get(terminalId);
+    if (old) {
+      const delay = this.takeovers.onTakeover(terminalId, this.clock.now());
+      if (delay !== undefined) {
+        // A takeover loop: keep the session in place and slow the newcomer down.
+        this.log.warn({ terminalId, reconnectAfterMs: delay }, 'takeover loop: refusing the newcomer (two devices with one terminal id?)');
+        conn.send({ type: 'drain', reconnectAfterMs: delay, reason: 'takeover-loop' });
+        conn.close('takeover loop');
+        return;
+      }
+    }
+    const s = new Session(conn, this.newId(), this.clock.now());
     if (old) {
       this.log.info({ terminalId, sessionId: old.sessionId }, 'takeover: closing the older local session');
       void this.end(old, errorFrame(new PcmError('PCM_ERR_SESSION_TAKEN_OVER', 'the terminal connected again; this session is closed')), 'taken over');
