@@ -16,6 +16,7 @@ import { installErrorHandler } from './adapters/http/errors.js';
 import { registerHealthRoutes } from './adapters/http/health-routes.js';
 import { GatewayMetrics } from './adapters/http/metrics.js';
 import { registerSenderRoutes } from './adapters/http/sender-routes.js';
+import { registerFanoutRoutes } from './adapters/http/fanout-routes.js';
 import { registerWsRoute } from './adapters/ws/ws-route.js';
 import { MqttEdge } from './adapters/mqtt/mqtt-edge.js';
 import { MqttsListener } from './security/mqtts.js';
@@ -141,7 +142,7 @@ export async function buildGateway(opts: BuildGatewayOptions): Promise<Gateway> 
     ...(opts.tls ? { https: { ...opts.tls, ...slowClientLimits(config) } } : { http: slowClientLimits(config) }),
   }) as unknown as FastifyInstance; // pino's Logger vs FastifyBaseLogger generics: same object
   installErrorHandler(app, (code, url) => {
-    if (url === '/v1/terminals/:id/messages' || url === '/v1/terminals/:id/requests') metrics.rejected(code);
+    if (url === '/v1/terminals/:id/messages' || url === '/v1/terminals/:id/requests' || url === '/v1/messages') metrics.rejected(code);
   });
   // One budget per API key across the sender API (DESIGN.md section 5: 429). Registered
   // globally so the routes share it; health, metrics and the terminal edges opt out.
@@ -184,6 +185,13 @@ export async function buildGateway(opts: BuildGatewayOptions): Promise<Gateway> 
     maxTtlSeconds: config.maxTtlSeconds,
     defaultTtlSeconds: config.defaultTtlSeconds,
     requestTimeoutMs: config.requestTimeoutMs,
+  });
+  registerFanoutRoutes(app, {
+    engine,
+    apiKeys: config.apiKeys,
+    maxPayloadBytes: config.maxPayloadBytes,
+    maxTtlSeconds: config.maxTtlSeconds,
+    defaultTtlSeconds: config.defaultTtlSeconds,
   });
   registerHealthRoutes(app, { store, metrics, isClosing: () => closing, gatewayId: config.gatewayId, engine });
 

@@ -23,8 +23,11 @@ await serveChild(async (a: Args) => {
   return {
     ready: { pid: process.pid },
     handlers: {
-      run: async ({ kind, prefix, terminals, count = Infinity, durationMs = 5_000, inflight = 64 }: { kind: 'send' | 'discover'; prefix: string; terminals: number; count?: number; durationMs?: number; inflight?: number }) => {
+      run: async ({ kind, prefix, terminals, count = Infinity, durationMs = 5_000, inflight = 64, fanout = 100 }: { kind: 'send' | 'discover' | 'fanout'; prefix: string; terminals: number; count?: number; durationMs?: number; inflight?: number; fanout?: number }) => {
         const tokens = kind === 'discover' ? await Promise.all(Array.from({ length: Math.min(terminals, 1000) }, (_, i) => mintTerminalToken(BENCH_JWT_SECRET, `${prefix}${i}`))) : [];
+        // fan-out request i names `fanout` consecutive terminals, wrapping round the fleet
+        const fanoutBody = (i: number) =>
+          JSON.stringify({ terminalIds: Array.from({ length: fanout }, (_, k) => `${prefix}${(i * fanout + k) % terminals}`), payload: BENCH_PAYLOAD, ttlSeconds: 3600 });
         const statuses: Record<string, number> = {};
         const lat: number[] = [];
         let issued = 0;
@@ -35,6 +38,8 @@ await serveChild(async (a: Args) => {
           try {
             const res = kind === 'send'
               ? await pool.request({ method: 'POST', path: `/v1/terminals/${prefix}${i % terminals}/messages`, headers: { authorization: `Bearer ${BENCH_API_KEY}`, 'content-type': 'application/json' }, body })
+              : kind === 'fanout'
+              ? await pool.request({ method: 'POST', path: '/v1/messages', headers: { authorization: `Bearer ${BENCH_API_KEY}`, 'content-type': 'application/json' }, body: fanoutBody(i) })
               : await pool.request({ method: 'GET', path: `/v1/discovery/${prefix}${i % tokens.length}`, headers: { authorization: `Bearer ${tokens[i % tokens.length]}` } });
             await res.body.dump();
             statuses[res.statusCode] = (statuses[res.statusCode] ?? 0) + 1;

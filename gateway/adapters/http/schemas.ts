@@ -42,3 +42,29 @@ export const PresenceResponse = Type.Object({
 });
 
 export const ErrorResponse = Type.Object({ code: Type.String(), message: Type.String() });
+
+/** Most terminals one fan-out request may name (POST /v1/messages). */
+export const MAX_FANOUT_TERMINALS = 1000;
+
+export const FanoutBody = Type.Object({
+  terminalIds: Type.Array(Type.String(), {
+    minItems: 1,
+    maxItems: MAX_FANOUT_TERMINALS,
+    description: `1-${MAX_FANOUT_TERMINALS} distinct terminal ids; each gets its own copy of the message (its own seq).`,
+  }),
+  payload: Type.Unknown({ description: 'Any JSON value, delivered verbatim to every terminal.' }),
+  ttlSeconds: Type.Optional(Type.Unknown({ description: 'As for one terminal: integer 0 ... PCM_MAX_TTL_SECONDS.' })),
+  collapseKey: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
+  idempotencyKey: Type.Optional(Type.String({ minLength: 1, maxLength: 256, description: 'Applies per terminal: a retry of the whole request stores nothing twice.' })),
+});
+
+export const FanoutItemError = Type.Object({
+  terminalId: Type.String(),
+  error: Type.Object({ code: Type.String(), message: Type.String() }),
+});
+
+export const FanoutResponse = Type.Object({
+  accepted: Type.Integer({ description: 'Terminals whose copy is durably stored.' }),
+  failed: Type.Integer({ description: 'Terminals whose copy was NOT stored (retry those; an idempotencyKey makes retrying all safe).' }),
+  results: Type.Array(Type.Union([SendResponse, FanoutItemError]), { description: 'One entry per terminal id, in request order.' }),
+});

@@ -18,7 +18,7 @@ export interface SenderRouteOptions {
 /** Hard ceiling of POST /requests (the contract's "instant response" path). */
 export const MAX_REQUEST_TIMEOUT_MS = 60_000;
 
-function checkTtl(raw: unknown, max: number, dflt: number): number {
+export function checkTtl(raw: unknown, max: number, dflt: number): number {
   if (raw === undefined) return dflt;
   if (typeof raw !== 'number' || !Number.isInteger(raw) || raw < 0 || raw > max) {
     throw new PcmError('PCM_ERR_INVALID_TTL', `ttlSeconds must be an integer between 0 and ${max}, got ${JSON.stringify(raw)}`);
@@ -35,7 +35,7 @@ function checkTimeout(raw: unknown, dflt: number): number {
 }
 
 /** The payload as stored: its JSON text, measured in bytes against PCM_MAX_PAYLOAD_BYTES. */
-function encodePayload(payload: unknown, max: number): string {
+export function encodePayload(payload: unknown, max: number): string {
   if (payload === undefined) throw new PcmError('PCM_ERR_BAD_REQUEST', 'payload is required');
   assertJsonDepth(payload); // hostile nesting would overflow JSON.stringify (issue 8)
   const text = JSON.stringify(payload);

@@ -174,6 +174,37 @@ describe('SqliteMessageStore beyond the contract', () => {
     }
   });
 
+  it('writer thread: commits off the event loop; a dead thread fails its commit with STORE_UNAVAILABLE, the next write starts a new one', async () => {
+    const store = new SqliteMessageStore({ file, sweepIntervalMs: 0 });
+    try {
+      await store.append({ terminalId: 'w1', payload: '{}', ttlSeconds: 60, messageId: 'w-a' }, Date.now());
+      // the event loop keeps turning while commits are in flight: timers fire between them
+      let ticks = 0;
+      const timer = setInterval(() => ticks++, 0);
+      await Promise.all(Array.from({ length: 200 }, (_, i) => store.append({ terminalId: 'w1', payload: '{}', ttlSeconds: 60, messageId: `w-b${i}` }, Date.now())));
+      clearInterval(timer);
+      expect(ticks).toBeGreaterThan(0);
+      const writer = (store as unknown as { writer: { worker?: import('node:worker_threads').Worker } }).writer;
+      const thread = writer.worker!;
+      expect(thread.threadId).toBeGreaterThan(0);
+      const inFlight = store.append({ terminalId: 'w1', payload: '{}', ttlSeconds: 60, messageId: 'w-lost' }, Date.now());
+      await new Promise((r) => setImmediate(r)); // the batch is posted to the thread
+      await thread.terminate();
+      const err = await inFlight.then(() => undefined, (e: unknown) => e);
+      expect(isPcmError(err, 'PCM_ERR_STORE_UNAVAILABLE')).toBe(true);
+      const r = await store.append({ terminalId: 'w1', payload: '{}', ttlSeconds: 60, messageId: 'w-c' }, Date.now());
+      expect(writer.worker).toBeDefined();
+      expect(writer.worker!.threadId).not.toBe(thread.threadId);
+      const ids = (await store.pending('w1', { limit: 500, now: Date.now() })).map((m) => m.messageId);
+      expect(ids[0]).toBe('w-a');
+      expect(ids.at(-1)).toBe('w-c');
+      expect(ids).toHaveLength(202 + (ids.includes('w-lost') ? 1 : 0)); // terminated before or after its commit: never half
+      expect(r.message.seq).toBe(ids.length);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('a closed store answers PCM_ERR_STORE_UNAVAILABLE', async () => {
     const store = new SqliteMessageStore({ file, sweepIntervalMs: 0 });
     await store.close();
@@ -189,7 +220,7 @@ describe('SqliteMessageStore beyond the contract', () => {
       const now = Date.now();
       await store.append({ terminalId: 't4', payload: '{}', ttlSeconds: 1, messageId: 'short', idempotencyKey: 'i' }, now);
       await store.append({ terminalId: 't4', payload: '{}', ttlSeconds: 600, messageId: 'long' }, now);
-      store.sweep(now + 5_000);
+      await store.sweep(now + 5_000);
       const db = new Database(file, { readonly: true });
       const rows = db.prepare('SELECT message_id FROM messages WHERE terminal_id = ?').all('t4') as Array<{ message_id: string }>;
       db.close();

@@ -8,30 +8,33 @@ import { sessionDirectoryContract } from '../../../test/contract/session-directo
 import { SqliteSessionDirectory } from './sqlite-directory.js';
 import { SqliteMessageStore } from './sqlite-store.js';
 
-// Real files in a temp dir (WAL needs a file), one database per test.
-messageStoreContract('sqlite', async () => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'pcm-sqlite-'));
-  const file = path.join(dir, 'store.db');
-  let store = new SqliteMessageStore({ file, sweepIntervalMs: 0 });
-  return {
-    store,
-    restart: async () => {
-      await store.close();
-      store = new SqliteMessageStore({ file, sweepIntervalMs: 0 });
-      return store;
-    },
-    // Another connection deletes the counter row, as an operator or a corrupted restore might.
-    loseCounter: async (terminalId: string) => {
-      const db = new Database(file);
-      db.prepare('DELETE FROM counters WHERE terminal_id = ?').run(terminalId);
-      db.close();
-    },
-    cleanup: async () => {
-      await store.close();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-});
+// Real files in a temp dir (WAL needs a file), one database per test. Both write paths:
+// the writer thread (the default) and writes on the calling thread.
+for (const writerThread of [true, false]) {
+  messageStoreContract(writerThread ? 'sqlite' : 'sqlite (inline writer)', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'pcm-sqlite-'));
+    const file = path.join(dir, 'store.db');
+    let store = new SqliteMessageStore({ file, sweepIntervalMs: 0, writerThread });
+    return {
+      store,
+      restart: async () => {
+        await store.close();
+        store = new SqliteMessageStore({ file, sweepIntervalMs: 0, writerThread });
+        return store;
+      },
+      // Another connection deletes the counter row, as an operator or a corrupted restore might.
+      loseCounter: async (terminalId: string) => {
+        const db = new Database(file);
+        db.prepare('DELETE FROM counters WHERE terminal_id = ?').run(terminalId);
+        db.close();
+      },
+      cleanup: async () => {
+        await store.close();
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  });
+}
 
 sessionDirectoryContract('sqlite', async () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'pcm-sqlite-dir-'));

@@ -1,0 +1,320 @@
+import type Database from 'better-sqlite3';
+import { PcmError, type ErrorCode } from '../../../common/errors.js';
+import type { AckResult, AppendResult, NewMessage, PendingQuery, QueueState, StoredMessage } from '../../ports/message-store.js';
+import { ackBeyondLastSeq, idempotencyTtlSeconds, newEpoch, toStoredMessage } from '../store-shared.js';
+import { openSqlite, sqliteError, type SqliteOptions } from './sqlite-open.js';
+
+/**
+ * The KV model of DESIGN.md section 4 as SQLite tables: `counters` holds ctr::<t> (with its
+ * epoch) and the ack cursor in one row; `messages` the msg::<t>::<seq> records; `collapse`
+ * and `idempotency` the key records. Cursor and counter share a row, so losing one loses
+ * both and a new epoch never inherits a stale cursor (invariant 2.3).
+ */
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS counters (
+  terminal_id TEXT PRIMARY KEY,
+  epoch TEXT NOT NULL,
+  last_seq INTEGER NOT NULL,
+  acked_seq INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS messages (
+  terminal_id TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  message_id TEXT NOT NULL,
+  payload TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL,
+  correlation_id TEXT,
+  collapse_key TEXT,
+  PRIMARY KEY (terminal_id, seq)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS messages_expiry ON messages (expires_at);
+CREATE TABLE IF NOT EXISTS collapse (
+  terminal_id TEXT NOT NULL,
+  collapse_key TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  PRIMARY KEY (terminal_id, collapse_key)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS idempotency (
+  terminal_id TEXT NOT NULL,
+  idem_key TEXT NOT NULL,
+  result TEXT NOT NULL,
+  expires_at INTEGER NOT NULL,
+  PRIMARY KEY (terminal_id, idem_key)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS idempotency_expiry ON idempotency (expires_at);
+`;
+
+interface CounterRow {
+  epoch: string;
+  last_seq: number;
+  acked_seq: number;
+}
+
+interface MessageRow {
+  terminal_id: string;
+  seq: number;
+  message_id: string;
+  payload: string;
+  created_at: number;
+  expires_at: number;
+  correlation_id: string | null;
+  collapse_key: string | null;
+}
+
+/** A PcmError as plain data, so it crosses a worker boundary (structured clone drops classes). */
+export interface ErrorData {
+  code: ErrorCode;
+  message: string;
+  details?: Record<string, unknown>;
+}
+
+export function errorData(err: unknown): ErrorData {
+  const e = err instanceof PcmError ? err : sqliteError(err, 'SQLite write failed');
+  const out: ErrorData = { code: e.code, message: e.message };
+  if (e.details) out.details = e.details;
+  return out;
+}
+
+export function fromErrorData(d: ErrorData): PcmError {
+  return new PcmError(d.code, d.message, d.details ? { details: d.details } : undefined);
+}
+
+export interface AppendItem {
+  msg: NewMessage;
+  now: number;
+}
+
+export interface AckItem {
+  terminalId: string;
+  seq: number;
+}
+
+/** One ack's outcome inside a group: a result, or its own PCM_ERR_INVALID_ACK. */
+export type AckOutcome = { ok: AckResult } | { err: ErrorData };
+
+/**
+ * Everything one group commit writes, in this order inside ONE IMMEDIATE transaction (one
+ * fsync under synchronous=FULL): acks (judged against the counters as committed before this
+ * group: an ack can only name a seq the terminal already received, i.e. one committed by an
+ * earlier group), then appends in call order, then counters created for state() of unknown
+ * terminals, then an optional sweep.
+ */
+export interface WriteBatch {
+  acks: AckItem[];
+  appends: AppendItem[];
+  creates: string[];
+  sweepNow?: number;
+}
+
+export interface WriteResult {
+  acks: AckOutcome[];
+  appends: AppendResult[];
+  creates: QueueState[];
+}
+
+/**
+ * The synchronous SQLite half of the store: one better-sqlite3 connection and its prepared
+ * statements. SqliteMessageStore runs one of these for writes (in a worker thread by default,
+ * so an fsync never blocks the event loop) and one on the main thread for reads.
+ */
+export class SqliteStoreCore {
+  readonly db: Database.Database;
+  private readonly stmt;
+  private readonly writeTx;
+
+  constructor(opts: SqliteOptions) {
+    this.db = openSqlite(opts);
+    try {
+      this.db.exec(SCHEMA);
+    } catch (err) {
+      this.db.close();
+      throw sqliteError(err, 'cannot create the SQLite message store schema');
+    }
+    const db = this.db;
+    this.stmt = {
+      getCounter: db.prepare<[string], CounterRow>('SELECT epoch, last_seq, acked_seq FROM counters WHERE terminal_id = ?'),
+      insertCounter: db.prepare('INSERT INTO counters (terminal_id, epoch, last_seq, acked_seq) VALUES (?, ?, 0, 0)'),
+      bumpCounter: db.prepare<[string], { last_seq: number; epoch: string; acked_seq: number }>(
+        'UPDATE counters SET last_seq = last_seq + 1 WHERE terminal_id = ? RETURNING last_seq, epoch, acked_seq',
+      ),
+      setCursor: db.prepare('UPDATE counters SET acked_seq = ? WHERE terminal_id = ?'),
+      dropMessages: db.prepare('DELETE FROM messages WHERE terminal_id = ?'),
+      dropCollapse: db.prepare('DELETE FROM collapse WHERE terminal_id = ?'),
+      insertMessage: db.prepare(
+        `INSERT INTO messages (terminal_id, seq, message_id, payload, created_at, expires_at, correlation_id, collapse_key)
+         VALUES (@terminal_id, @seq, @message_id, @payload, @created_at, @expires_at, @correlation_id, @collapse_key)`,
+      ),
+      getCollapse: db.prepare<[string, string], { seq: number }>('SELECT seq FROM collapse WHERE terminal_id = ? AND collapse_key = ?'),
+      setCollapse: db.prepare(
+        `INSERT INTO collapse (terminal_id, collapse_key, seq) VALUES (?, ?, ?)
+         ON CONFLICT (terminal_id, collapse_key) DO UPDATE SET seq = excluded.seq`,
+      ),
+      deleteMessage: db.prepare('DELETE FROM messages WHERE terminal_id = ? AND seq = ?'),
+      deleteAcked: db.prepare('DELETE FROM messages WHERE terminal_id = ? AND seq <= ?'),
+      deleteAckedCollapse: db.prepare('DELETE FROM collapse WHERE terminal_id = ? AND seq <= ?'),
+      getIdem: db.prepare<[string, string, number], { result: string }>(
+        'SELECT result FROM idempotency WHERE terminal_id = ? AND idem_key = ? AND expires_at > ?',
+      ),
+      setIdem: db.prepare(
+        `INSERT INTO idempotency (terminal_id, idem_key, result, expires_at) VALUES (?, ?, ?, ?)
+         ON CONFLICT (terminal_id, idem_key) DO UPDATE SET result = excluded.result, expires_at = excluded.expires_at`,
+      ),
+      pending: db.prepare<[string, number, number, number, number], MessageRow>(
+        `SELECT * FROM messages WHERE terminal_id = ? AND seq > ? AND seq > ? AND expires_at > ? ORDER BY seq LIMIT ?`,
+      ),
+      countPending: db.prepare<[string, number, number], { n: number }>(
+        'SELECT count(*) AS n FROM messages WHERE terminal_id = ? AND seq > ? AND expires_at > ?',
+      ),
+      sweepMessages: db.prepare('DELETE FROM messages WHERE expires_at <= ?'),
+      sweepIdem: db.prepare('DELETE FROM idempotency WHERE expires_at <= ?'),
+    };
+    this.writeTx = db.transaction((batch: WriteBatch): WriteResult => {
+      const acks = this.ackBatchInTx(batch.acks);
+      const appends = batch.appends.map((q) => this.appendInTx(q.msg, q.now));
+      const creates = batch.creates.map((t) => toState(this.counter(t)));
+      if (batch.sweepNow !== undefined) {
+        this.stmt.sweepMessages.run(batch.sweepNow);
+        this.stmt.sweepIdem.run(batch.sweepNow);
+      }
+      return { acks, appends, creates };
+    });
+  }
+
+  /** Runs one group commit; throws PCM_ERR_STORE_UNAVAILABLE (nothing written) on failure. */
+  write(batch: WriteBatch): WriteResult {
+    try {
+      // .immediate: take the write lock up front, so a second process cannot interleave.
+      return this.writeTx.immediate(batch);
+    } catch (err) {
+      throw sqliteError(err, 'SQLite write failed');
+    }
+  }
+
+  pending(terminalId: string, query: PendingQuery): StoredMessage[] {
+    const cursor = this.stmt.getCounter.get(terminalId)?.acked_seq ?? 0;
+    return this.stmt.pending.all(terminalId, cursor, query.afterSeq ?? 0, query.now, query.limit).map(fromRow);
+  }
+
+  /** The committed state, or undefined when the terminal has no counter yet (a write creates it). */
+  readState(terminalId: string): QueueState | undefined {
+    const c = this.stmt.getCounter.get(terminalId);
+    return c ? toState(c) : undefined;
+  }
+
+  countPending(terminalId: string, now: number): number {
+    const cursor = this.stmt.getCounter.get(terminalId)?.acked_seq ?? 0;
+    return this.stmt.countPending.get(terminalId, cursor, now)!.n;
+  }
+
+  ping(): void {
+    this.db.prepare('SELECT 1').get();
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  private appendInTx(msg: NewMessage, now: number): AppendResult {
+    const s = this.stmt;
+    if (msg.idempotencyKey !== undefined) {
+      const prior = s.getIdem.get(msg.terminalId, msg.idempotencyKey, now);
+      if (prior) return { ...(JSON.parse(prior.result) as AppendResult), duplicate: true };
+    }
+    this.counter(msg.terminalId);
+    const c = s.bumpCounter.get(msg.terminalId)!;
+    const message = toStoredMessage(msg, c.last_seq, now);
+    // ttl 0 = deliver now or drop (invariant 2.4): it takes a seq but is never stored as pending.
+    if (msg.ttlSeconds > 0) s.insertMessage.run(toRow(message));
+    let collapsedSeq: number | undefined;
+    if (msg.collapseKey !== undefined) {
+      const older = s.getCollapse.get(msg.terminalId, msg.collapseKey)?.seq;
+      s.setCollapse.run(msg.terminalId, msg.collapseKey, message.seq);
+      // Only an undelivered (unacked) older message is replaced (invariant 2.5).
+      if (older !== undefined && older > c.acked_seq && s.deleteMessage.run(msg.terminalId, older).changes > 0) {
+        collapsedSeq = older;
+      }
+    }
+    const result: AppendResult = { message, epoch: c.epoch, duplicate: false };
+    if (collapsedSeq !== undefined) result.collapsedSeq = collapsedSeq;
+    if (msg.idempotencyKey !== undefined) {
+      s.setIdem.run(msg.terminalId, msg.idempotencyKey, JSON.stringify(result), now + idempotencyTtlSeconds(msg.ttlSeconds) * 1000);
+    }
+    return result;
+  }
+
+  /**
+   * Judges every ack of the group in call order against an in-memory copy of each terminal's
+   * counter (read once: nothing else writes inside this transaction), then writes one cursor
+   * update and one delete per terminal whose cursor advanced (coalescing to the highest seq).
+   */
+  private ackBatchInTx(batch: readonly AckItem[]): AckOutcome[] {
+    const cursors = new Map<string, { lastSeq: number; exists: boolean; stored: number; acked: number }>();
+    const outcomes = batch.map(({ terminalId, seq }): AckOutcome => {
+      let c = cursors.get(terminalId);
+      if (!c) {
+        const row = this.stmt.getCounter.get(terminalId);
+        c = { lastSeq: row?.last_seq ?? 0, exists: row !== undefined, stored: row?.acked_seq ?? 0, acked: row?.acked_seq ?? 0 };
+        cursors.set(terminalId, c);
+      }
+      if (seq > c.lastSeq) return { err: errorData(ackBeyondLastSeq(terminalId, seq, c.lastSeq)) };
+      if (!c.exists || seq <= c.acked) return { ok: { lastAckedSeq: c.acked, advanced: false } };
+      c.acked = seq;
+      return { ok: { lastAckedSeq: seq, advanced: true } };
+    });
+    for (const [terminalId, c] of cursors) {
+      if (c.acked <= c.stored) continue;
+      this.stmt.setCursor.run(c.acked, terminalId);
+      this.stmt.deleteAcked.run(terminalId, c.acked);
+      this.stmt.deleteAckedCollapse.run(terminalId, c.acked);
+    }
+    return outcomes;
+  }
+
+  /**
+   * The terminal's counter row, created with a fresh random epoch if missing. A missing row
+   * with leftover messages means the counter was lost: those rows belong to the old epoch
+   * and would collide with the new seqs, so they are abandoned.
+   */
+  private counter(terminalId: string): CounterRow {
+    const row = this.stmt.getCounter.get(terminalId);
+    if (row) return row;
+    this.stmt.dropMessages.run(terminalId);
+    this.stmt.dropCollapse.run(terminalId);
+    const epoch = newEpoch();
+    this.stmt.insertCounter.run(terminalId, epoch);
+    return { epoch, last_seq: 0, acked_seq: 0 };
+  }
+
+}
+
+function toState(c: CounterRow): QueueState {
+  return { epoch: c.epoch, lastSeq: c.last_seq, lastAckedSeq: c.acked_seq };
+}
+
+function toRow(m: StoredMessage): MessageRow {
+  return {
+    terminal_id: m.terminalId,
+    seq: m.seq,
+    message_id: m.messageId,
+    payload: m.payload,
+    created_at: m.createdAt,
+    expires_at: m.expiresAt,
+    correlation_id: m.correlationId ?? null,
+    collapse_key: m.collapseKey ?? null,
+  };
+}
+
+function fromRow(r: MessageRow): StoredMessage {
+  const m: StoredMessage = {
+    terminalId: r.terminal_id,
+    seq: r.seq,
+    messageId: r.message_id,
+    payload: r.payload,
+    createdAt: r.created_at,
+    expiresAt: r.expires_at,
+  };
+  if (r.correlation_id !== null) m.correlationId = r.correlation_id;
+  if (r.collapse_key !== null) m.collapseKey = r.collapse_key;
+  return m;
+}
