@@ -12,7 +12,7 @@ import { ConnectBucket } from './core/admission.js';
 import type { MessageStore } from './ports/message-store.js';
 import type { RelayBus } from './ports/relay-bus.js';
 import type { SessionDirectory } from './ports/session-directory.js';
-import { installErrorHandler } from './adapters/http/errors.js';
+import { MAX_PARAM_LENGTH, frameworkErrors, installErrorHandler } from './adapters/http/errors.js';
 import { registerHealthRoutes } from './adapters/http/health-routes.js';
 import { GatewayMetrics } from './adapters/http/metrics.js';
 import { registerSenderRoutes } from './adapters/http/sender-routes.js';
@@ -134,7 +134,8 @@ export async function buildGateway(opts: BuildGatewayOptions): Promise<Gateway> 
     // Per-request access logs are off: at thousands of sends per second they would dominate.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.maxPayloadBytes * 2 + 16 * 1024,
-    routerOptions: { maxParamLength: 200 },
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    frameworkErrors, // router errors in the one error shape too (issue 8)
     forceCloseConnections: true,
     // Slow or stalled clients (slowloris, issue 8): headers and whole requests must arrive in time.
     requestTimeout: config.httpRequestTimeoutMs ?? 30_000,

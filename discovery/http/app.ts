@@ -9,6 +9,7 @@ import type { GatewaySource } from '../sources/source.js';
 import type { DiscoveryConfig } from '../config.js';
 import { createDiscoveryMetrics } from './metrics.js';
 import { registerOpenApiSync } from '../../gateway/adapters/http/openapi.js';
+import { MAX_PARAM_LENGTH, frameworkErrors } from '../../gateway/adapters/http/errors.js';
 import { PCM_VERSION } from '../../gateway/observability/version.js';
 
 /** Body of a successful lookup (DESIGN.md section 5, "Discovery"). */
@@ -53,7 +54,8 @@ export function buildDiscoveryApp(opts: BuildDiscoveryAppOptions): FastifyInstan
     loggerInstance: opts.logger.child({ component: 'discovery' }) as FastifyBaseLogger,
     // Terminals poll constantly; per-request lines would drown the log. Failures are logged.
     logController: new LogController({ disableRequestLogging: true }),
-    routerOptions: { maxParamLength: 200 },
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    frameworkErrors, // router errors in the one error shape too (issue 8)
   });
   const metrics = createDiscoveryMetrics(source, { defaultMetrics: opts.defaultMetrics });
   // /openapi.json + /docs (issue 9); registered before the routes it documents.

@@ -138,6 +138,12 @@ describe('bad input changes nothing (e2e)', () => {
       ['request to an invalid terminal id', () => t.post('/v1/terminals/bad%20id/requests', { payload: 1 }), 400, 'PCM_ERR_INVALID_TERMINAL_ID'],
       ['presence without an API key', () => t.get(`/v1/terminals/${id}`, null), 401, 'PCM_ERR_UNAUTHORIZED'],
       ['unknown route', () => t.get('/v1/nothing-here'), 404, 'PCM_ERR_NOT_FOUND'],
+      // Router errors, before any route runs: fastify answered these itself with its own
+      // {error, code: FST_*, statusCode} shape (and 414), found by schemathesis (issue 8).
+      ['path parameter over the router limit (201 characters)', () => t.send('a'.repeat(201), { payload: 1 }), 400, 'PCM_ERR_BAD_REQUEST'],
+      ['presence of a 600-character id', () => t.get(`/v1/terminals/${'a'.repeat(600)}`), 400, 'PCM_ERR_BAD_REQUEST'],
+      ['malformed percent-encoding in the path', () => t.post('/v1/terminals/%ZZ/messages', { payload: 1 }), 400, 'PCM_ERR_BAD_REQUEST'],
+      ['truncated UTF-8 percent-encoding in the path', () => t.get('/v1/terminals/%E0%A4%A'), 400, 'PCM_ERR_BAD_REQUEST'],
     ];
     for (const [name, run, status, code] of cases) {
       it(`${name} -> ${status} ${code}, nothing stored`, async () => {

@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startGateway, type TestGateway } from './harness.js';
 import { UNDOCUMENTED_ROUTES } from '../../gateway/adapters/http/openapi.js';
+import { TERMINAL_ID_PATTERN } from '../../protocol/terminal-id.js';
 import { MISSION_CONTROL_PAGE_ROUTES } from '../../gateway/adapters/http/mission-control/page-routes.js';
 import type { FastifyInstance } from 'fastify';
 import { silentLogger } from '../../common/logger.js';
@@ -81,6 +82,32 @@ describe('OpenAPI document', () => {
     expect(doc.components.securitySchemes.bearer.scheme).toBe('bearer');
   });
 
+  it('documents the rules the handlers check (found by schemathesis, issue 8)', () => {
+    // The runtime schemas stay loose so the handlers give their own codes; the document shows the real rules.
+    for (const [p, m] of [['/v1/terminals/{id}/messages', 'post'], ['/v1/terminals/{id}/requests', 'post'], ['/v1/terminals/{id}', 'get'], ['/v1/terminals/{id}/events', 'get'], ['/v1/admin/terminals/{id}', 'get']] as const) {
+      const id = doc.paths[p][m].parameters.find((x: any) => x.in === 'path' && x.name === 'id');
+      expect(id.schema, `${m} ${p}`).toMatchObject({ type: 'string', pattern: TERMINAL_ID_PATTERN, maxLength: 128 });
+    }
+    const send = doc.paths['/v1/terminals/{id}/messages'].post.requestBody.content['application/json'].schema;
+    expect(send.properties.ttlSeconds).toMatchObject({ type: 'integer', minimum: 0, maximum: 2_419_200 }); // the default PCM_MAX_TTL_SECONDS
+    const request = doc.paths['/v1/terminals/{id}/requests'].post;
+    expect(request.requestBody.content['application/json'].schema.properties.timeoutMs).toMatchObject({ type: 'integer', minimum: 1, maximum: 60_000 });
+    // The contract's statuses (DESIGN.md section 5) are listed, not only covered by `default`.
+    expect(Object.keys(request.responses)).toEqual(expect.arrayContaining(['200', '400', '401', '413', '429', '503', '504', 'default']));
+    expect(Object.keys(doc.paths['/v1/terminals/{id}/messages'].post.responses)).toEqual(expect.arrayContaining(['202', '400', '401', '413', '429', '503']));
+    expect(request.responses['504'].content['application/json'].schema.$ref).toBe('#/components/schemas/Error');
+  });
+
+  it('a gateway documents its own PCM_MAX_TTL_SECONDS', async () => {
+    const g = await startGateway({ mqtt: false, config: { maxTtlSeconds: 3600 } });
+    try {
+      const d = (await (await fetch(`${g.base}/openapi.json`)).json()) as any;
+      expect(d.paths['/v1/terminals/{id}/messages'].post.requestBody.content['application/json'].schema.properties.ttlSeconds.maximum).toBe(3600);
+    } finally {
+      await g.close();
+    }
+  });
+
   it('serves a self-contained docs page (no external script or style)', async () => {
     const res = await fetch(`${t.base}/docs`);
     expect(res.status).toBe(200);
@@ -109,6 +136,12 @@ describe('discovery OpenAPI document', () => {
       for (const r of routes) expect(d.paths[toOpenApiPath(r.url)]?.[r.method.toLowerCase()], `${r.method} ${r.url}`).toBeDefined();
       expect(Object.keys(d.paths).sort()).toEqual(routes.map((r) => toOpenApiPath(r.url)).sort());
       expect((await fetch(`${base}/docs`)).status).toBe(200);
+      // Router errors in the one error shape, as on the gateway (issue 8).
+      for (const bad of [`/v1/discovery/${'a'.repeat(201)}`, '/v1/discovery/%ZZ']) {
+        const res = await fetch(base + bad);
+        expect(res.status, bad).toBe(400);
+        expect(await res.json(), bad).toEqual({ code: 'PCM_ERR_BAD_REQUEST', message: expect.any(String) });
+      }
     } finally {
       await app.close();
     }

@@ -1,9 +1,11 @@
 /**
- * Schema-driven fuzzer for the sender API (issue 8, hostile input). The gateway does not
- * publish /openapi.json yet, so instead of schemathesis this walks the route schemas in
- * gateway/adapters/http/schemas.ts with fast-check: for every property of a body schema it
- * draws schema-valid values, boundary values and values of the wrong type, plus bodies
- * that are not objects or not JSON, hostile terminal ids and odd content types.
+ * Schema-driven fuzzer for the sender API (issue 8, hostile input), with fast-check and no
+ * outside service. It walks the runtime route schemas in gateway/adapters/http/schemas.ts:
+ * for every property of a body schema it draws schema-valid values, boundary values and values
+ * of the wrong type, plus bodies that are not objects or not JSON, hostile terminal ids and odd
+ * content types (raw bodies and content types schemathesis does not send). Its counterpart
+ * test/fuzz/sender-api.schemathesis.test.ts runs schemathesis against the OpenAPI document the
+ * gateway publishes at /openapi.json (`npm run services -- up schemathesis`).
  *
  * Properties: no 5xx except 504 PCM_ERR_REQUEST_TIMEOUT; every error is `{code, message}`
  * with a catalogue code whose status is the HTTP status; every 2xx matches its response

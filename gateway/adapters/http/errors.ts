@@ -1,4 +1,4 @@
-import type { FastifyError, FastifyInstance } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { PcmError, toPcmError } from '../../../common/errors.js';
 
 /**
@@ -16,6 +16,26 @@ export function toHttpError(err: unknown): PcmError {
     return new PcmError('PCM_ERR_BAD_REQUEST', e.message);
   }
   return toPcmError(err);
+}
+
+/** Longest path parameter the routers accept (a terminal id is at most 128 characters). */
+export const MAX_PARAM_LENGTH = 200;
+
+/**
+ * fastify's `frameworkErrors` option: errors its router raises before any route, hook or error
+ * handler runs (a malformed percent-encoding, FST_ERR_BAD_URL; a path parameter longer than
+ * MAX_PARAM_LENGTH, FST_ERR_MAX_PARAM_LENGTH). Without it fastify answers these itself with
+ * `{error, code: FST_*, statusCode}` (and 414 for the long parameter), outside the one error
+ * shape and the contract's statuses; found by schemathesis (issue 8). Both are 400
+ * PCM_ERR_BAD_REQUEST; the message does not echo the (hostile) path.
+ */
+export function frameworkErrors(err: FastifyError, _req: FastifyRequest, reply: FastifyReply): void {
+  const message =
+    err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? `invalid request: a path parameter is longer than ${MAX_PARAM_LENGTH} characters`
+    : err.code === 'FST_ERR_BAD_URL' ? 'invalid request: the URL is not valid (malformed percent-encoding)'
+    : undefined;
+  const e = message ? new PcmError('PCM_ERR_BAD_REQUEST', message) : toHttpError(err);
+  void reply.status(e.status).send({ code: e.code, message: e.message });
 }
 
 export function installErrorHandler(app: FastifyInstance, onRejected: (code: string, url: string | undefined) => void): void {

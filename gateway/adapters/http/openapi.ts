@@ -15,6 +15,35 @@ export interface OpenApiInfo {
  * a self-contained page (no CDN: gateways often run without internet) that renders it.
  * Both are public: the document holds no secret, only the contract of DESIGN.md section 5.
  */
+/**
+ * What the document says about a schema, where that differs from what fastify validates with.
+ * Some checks stay in the handlers on purpose, so a bad value gets its own stable code and the
+ * order of checks of docs/security.md holds (a terminal id outside the alphabet is 400
+ * PCM_ERR_INVALID_TERMINAL_ID, a bad ttlSeconds 400 PCM_ERR_INVALID_TTL): fastify validates
+ * with the loose schema, the document shows the real rule so clients (and schemathesis, issue 8)
+ * know it. Keyed by the runtime schema object: every route using it gets the documented form.
+ */
+const DOCUMENTED_AS = new WeakMap<object, object>();
+
+/** Returns `runtime` after recording `documented` as the schema the OpenAPI document shows for it. */
+export function documentAs<T extends object>(runtime: T, documented: object): T {
+  DOCUMENTED_AS.set(runtime, documented);
+  return runtime;
+}
+
+const SCHEMA_PARTS = ['params', 'body', 'querystring', 'headers'] as const;
+
+function documentedSchema({ schema, url }: { schema: Record<string, unknown> | undefined; url: string }): { schema: Record<string, unknown>; url: string } {
+  if (!schema) return { schema: schema as unknown as Record<string, unknown>, url };
+  const out = { ...schema };
+  for (const part of SCHEMA_PARTS) {
+    const runtime = schema[part];
+    const doc = runtime && typeof runtime === 'object' ? DOCUMENTED_AS.get(runtime) : undefined;
+    if (doc) out[part] = doc;
+  }
+  return { schema: out, url };
+}
+
 export async function registerOpenApi(app: FastifyInstance, info: OpenApiInfo): Promise<void> {
   await registerOpenApiSync(app, info);
 }
@@ -31,6 +60,7 @@ export function registerOpenApiSync(app: FastifyInstance, info: OpenApiInfo): Pr
       info: { title: info.title, version: info.version, description: info.description },
       components: { securitySchemes: { bearer: { type: 'http' as const, scheme: 'bearer', description: 'Sender API key, admin key or terminal JWT, depending on the route.' } } },
     },
+    transform: documentedSchema as never,
   };
   // Routes a synchronous builder declares before the plugin loads would be missed by its
   // onRoute hook: record them now and hand them to that hook when it is installed.
@@ -85,6 +115,25 @@ const EDGE_PATHS: Record<string, Operation> = {
   },
 };
 
+/**
+ * The error statuses of the sender API (DESIGN.md section 5), listed per operation so a client
+ * sees which ones to handle; `default` still covers the rest of the catalogue (docs/errors).
+ */
+const ERR = {
+  400: 'Invalid request: body, terminal id, ttlSeconds or timeoutMs (PCM_ERR_BAD_REQUEST, PCM_ERR_INVALID_TERMINAL_ID, PCM_ERR_INVALID_TTL).',
+  401: 'Missing or wrong API key (PCM_ERR_UNAUTHORIZED).',
+  413: 'Payload larger than PCM_MAX_PAYLOAD_BYTES (PCM_ERR_PAYLOAD_TOO_LARGE).',
+  429: 'Rate limited (PCM_ERR_RATE_LIMITED); see Retry-After.',
+  503: 'Not stored: the store is unavailable or the gateway is closing (PCM_ERR_STORE_UNAVAILABLE, PCM_ERR_NOT_READY).',
+  504: 'The terminal did not reply in time (PCM_ERR_REQUEST_TIMEOUT).',
+} as const;
+const SENDER_ERRORS: Record<string, Array<keyof typeof ERR>> = {
+  'post /v1/terminals/{id}/messages': [400, 401, 413, 429, 503],
+  'post /v1/terminals/{id}/requests': [400, 401, 413, 429, 503, 504],
+  'get /v1/terminals/{id}': [400, 401, 429, 503],
+  'get /v1/terminals/{id}/events': [400, 401, 429],
+};
+
 /** Adds what the route schemas cannot say: the edge upgrades, the error shape, the bearer scheme. */
 function complete(app: FastifyInstance, generated: OpenApiDoc): OpenApiDoc {
   const doc = structuredClone(generated);
@@ -92,8 +141,11 @@ function complete(app: FastifyInstance, generated: OpenApiDoc): OpenApiDoc {
   const schemas = ((doc.components ??= {}).schemas ??= {}) as Record<string, unknown>;
   schemas.Error = ERROR;
   for (const [path, item] of Object.entries(doc.paths)) {
-    for (const op of Object.values(item)) {
+    for (const [method, op] of Object.entries(item)) {
       op.responses ??= { '200': { description: 'OK' } };
+      for (const status of SENDER_ERRORS[`${method} ${path}`] ?? []) {
+        op.responses[String(status)] ??= { description: ERR[status], content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };
+      }
       if (path.startsWith('/v1/terminals/') || path.startsWith('/v1/admin/') || path.startsWith('/v1/discovery/')) {
         op.security ??= [{ bearer: [] }];
         op.responses.default ??= { description: 'Error (400, 401, 404, 413, 429, 503, 504)', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };

@@ -4,7 +4,7 @@ import { assertTerminalId } from '../../../protocol/terminal-id.js';
 import { assertJsonDepth } from '../../../protocol/codec.js';
 import type { DeliveryEngine } from '../../core/engine.js';
 import { apiKeyAuth } from './api-key.js';
-import { PresenceResponse, RequestBody, RequestResponse, SendBody, SendResponse, TerminalParams } from './schemas.js';
+import { MAX_REQUEST_TIMEOUT_MS, PresenceResponse, RequestBody, RequestResponse, SendResponse, TerminalParams, sendBodyFor } from './schemas.js';
 
 export interface SenderRouteOptions {
   engine: DeliveryEngine;
@@ -15,8 +15,7 @@ export interface SenderRouteOptions {
   requestTimeoutMs: number;
 }
 
-/** Hard ceiling of POST /requests (the contract's "instant response" path). */
-export const MAX_REQUEST_TIMEOUT_MS = 60_000;
+export { MAX_REQUEST_TIMEOUT_MS };
 
 export function checkTtl(raw: unknown, max: number, dflt: number): number {
   if (raw === undefined) return dflt;
@@ -51,12 +50,13 @@ export function encodePayload(payload: unknown, max: number): string {
 export function registerSenderRoutes(app: FastifyInstance, opts: SenderRouteOptions): void {
   const { engine } = opts;
   const auth = apiKeyAuth(opts.apiKeys);
+  const sendBody = sendBodyFor(opts.maxTtlSeconds);
 
   app.post(
     '/v1/terminals/:id/messages',
     {
       onRequest: auth,
-      schema: { params: TerminalParams, body: SendBody, response: { 202: SendResponse } },
+      schema: { params: TerminalParams, body: sendBody, response: { 202: SendResponse } },
     },
     async (req, reply) => {
       const terminalId = assertTerminalId((req.params as { id: string }).id);
