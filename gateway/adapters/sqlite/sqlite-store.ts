@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import { systemClock, type Clock } from '../../../common/clock.js';
 import { PcmError } from '../../../common/errors.js';
 import type {
   AckResult,
@@ -99,6 +100,8 @@ export interface SqliteMessageStoreOptions extends SqliteOptions {
   maxBatch?: number;
   /** How often expired messages and idempotency records are deleted (ms); 0 disables. */
   sweepIntervalMs?: number;
+  /** Time source of the periodic sweep (the gateway's clock). Default: the system clock. */
+  clock?: Clock;
 }
 
 /**
@@ -173,7 +176,8 @@ export class SqliteMessageStore implements MessageStore {
     this.stateTx = db.transaction((terminalId: string) => this.counter(terminalId));
     const sweepMs = opts.sweepIntervalMs ?? 60_000;
     if (sweepMs > 0) {
-      this.sweepTimer = setInterval(() => this.sweep(Date.now()), sweepMs);
+      const clock = opts.clock ?? systemClock;
+      this.sweepTimer = setInterval(() => this.sweep(clock.now()), sweepMs);
       this.sweepTimer.unref();
     }
   }

@@ -17,6 +17,8 @@ export class FaultApp {
   readonly handled: Array<{ n: number; seq: number; at: number; message: ReceivedMessage }> = [];
   client: PcmClient | undefined;
   gateways: string[] = [];
+  /** One per application, kept across restarts and moves (a device persists it). */
+  private readonly duplicates = new MemoryDuplicateStore();
   constructor(
     readonly terminalId: string,
     readonly secret: string,
@@ -29,7 +31,7 @@ export class FaultApp {
       protocol,
       url,
       overrides: { heartbeatMs: 2_000, backoff: { baseMs: 100, capMs: 1_000 }, connectTimeoutMs: 5_000 },
-      duplicateStore: new MemoryDuplicateStore(),
+      duplicateStore: this.duplicates,
       logger: silentLogger,
       handler: (m) => {
         this.handled.push({ n: (m.payload as { n: number }).n, seq: m.seq, at: Date.now(), message: m });
@@ -45,6 +47,12 @@ export class FaultApp {
 
   async stop(): Promise<void> {
     await this.client?.stop().catch(() => undefined);
+  }
+
+  /** The device moves: its client stops, and starts again on another gateway. */
+  async move(url: string, protocol: Protocol): Promise<void> {
+    await this.stop();
+    await this.start(url, protocol);
   }
 }
 
