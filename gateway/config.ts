@@ -42,6 +42,13 @@ export const GatewayConfigSchema = Type.Object({
   drainSeconds: Type.Integer({ minimum: 0, maximum: 86_400, default: 120, description: 'Drain window: once marked draining, terminals are told to reconnect at moments spread over the first 80 % of this window.' }),
   drainRate: Type.Number({ minimum: 0.1, maximum: 100_000, default: 200, description: 'Drain frames sent per second at most while draining.' }),
   maxConnectsPerSecond: Type.Number({ minimum: 0, maximum: 1_000_000, default: 2000, description: 'Admission control: terminal connections (WebSocket and MQTT together) accepted per second, burst of one second; excess WebSocket upgrades get 503 + Retry-After, MQTT CONNACK 3. 0 = unlimited.' }),
+  clockOffsetMs: Type.Integer({
+    minimum: -3_600_000,
+    maximum: 3_600_000,
+    default: 0,
+    description:
+      'Fault testing only: shifts this gateway\'s clock (message stamps, TTL checks, presence expiry) by this many ms to simulate clock skew between gateways (test/integration/faults/clock-skew.test.ts). Keep 0 in production; the gateway logs a warning otherwise. Within +/- 1 h.',
+  }),
   sqliteSynchronous: Type.Union([Type.Literal('FULL'), Type.Literal('NORMAL')], { default: 'FULL', description: 'SQLite durability: FULL survives power loss, NORMAL survives a process kill (faster).' }),
   ...couchbaseConfigProperties,
   kafkaBrokers: Type.Array(Type.String(), { default: [], description: 'Kafka brokers `host:port`, comma-separated (required when PCM_RELAY=kafka).' }),

@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { offsetClock, type Clock } from '../common/clock.js';
 import { PcmError } from '../common/errors.js';
 import { createLogger, type Logger } from '../common/logger.js';
 import { buildGateway, type Gateway } from './app.js';
@@ -19,7 +20,12 @@ export interface Ports {
   relay: RelayBus;
 }
 
-export async function createPorts(config: Readonly<GatewayConfig>, logger: Logger): Promise<Ports> {
+/** The gateway's clock: the system clock, shifted by `clockOffsetMs` (fault testing only). */
+export function gatewayClock(config: Pick<GatewayConfig, 'clockOffsetMs'>): Clock {
+  return offsetClock(config.clockOffsetMs ?? 0);
+}
+
+export async function createPorts(config: Readonly<GatewayConfig>, logger: Logger, clock: Clock = gatewayClock(config)): Promise<Ports> {
   let store: MessageStore;
   let directory: SessionDirectory;
   switch (config.store) {
@@ -27,21 +33,21 @@ export async function createPorts(config: Readonly<GatewayConfig>, logger: Logge
       const { MemoryMessageStore } = await import('./adapters/memory/memory-store.js');
       const { MemorySessionDirectory } = await import('./adapters/memory/memory-directory.js');
       store = new MemoryMessageStore();
-      directory = new MemorySessionDirectory();
+      directory = new MemorySessionDirectory(clock);
       logger.warn('PCM_STORE=memory: messages are lost when this process stops (not durable; for tests only)');
       break;
     }
     case 'sqlite': {
       const { SqliteMessageStore } = await import('./adapters/sqlite/sqlite-store.js');
       const { SqliteSessionDirectory } = await import('./adapters/sqlite/sqlite-directory.js');
-      store = new SqliteMessageStore({ file: path.join(config.dataDir, 'messages.db'), synchronous: config.sqliteSynchronous });
-      directory = new SqliteSessionDirectory({ file: path.join(config.dataDir, 'presence.db'), synchronous: 'NORMAL' });
+      store = new SqliteMessageStore({ file: path.join(config.dataDir, 'messages.db'), synchronous: config.sqliteSynchronous, clock });
+      directory = new SqliteSessionDirectory({ file: path.join(config.dataDir, 'presence.db'), synchronous: 'NORMAL' }, clock);
       break;
     }
     case 'couchbase': {
       const { connectCouchbaseStorage } = await import('./adapters/couchbase/couchbase-storage.js');
       const { couchbaseConfigFrom } = await import('./adapters/couchbase/couchbase-config.js');
-      ({ store, directory } = await connectCouchbaseStorage(couchbaseConfigFrom(config)));
+      ({ store, directory } = await connectCouchbaseStorage(couchbaseConfigFrom(config), { clock }));
       break;
     }
   }
@@ -95,9 +101,13 @@ export interface RunningGateway {
 export async function startGateway(config: Readonly<GatewayConfig>, logger: Logger = createLogger('gateway', config.logLevel)): Promise<RunningGateway> {
   // TLS files are read (and checked) before any port is opened: a bad path fails the start.
   const tls = tlsFromConfig(config);
-  const ports = await createPorts(config, logger);
+  const clock = gatewayClock(config);
+  if (config.clockOffsetMs) {
+    logger.warn({ clockOffsetMs: config.clockOffsetMs }, 'PCM_CLOCK_OFFSET_MS is set: this gateway\'s clock is shifted (clock-skew fault testing only)');
+  }
+  const ports = await createPorts(config, logger, clock);
   const gatewaySource = await createGatewaySource(config, logger);
-  const gateway = await buildGateway({ config, ...ports, logger, defaultMetrics: true, tls, gatewaySource });
+  const gateway = await buildGateway({ config, ...ports, logger, defaultMetrics: true, tls, gatewaySource, clock });
   let bound;
   try {
     bound = await gateway.listen();

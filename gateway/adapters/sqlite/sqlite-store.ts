@@ -1,4 +1,5 @@
 import { Worker } from 'node:worker_threads';
+import { systemClock, type Clock } from '../../../common/clock.js';
 import { PcmError } from '../../../common/errors.js';
 import type { AckResult, AppendResult, MessageStore, NewMessage, PendingQuery, QueueState, StoredMessage } from '../../ports/message-store.js';
 import { checkAckSeq, checkNewMessage } from '../store-shared.js';
@@ -19,6 +20,8 @@ export interface SqliteMessageStoreOptions extends SqliteOptions {
   maxBatch?: number;
   /** How often expired messages and idempotency records are deleted (ms); 0 disables. */
   sweepIntervalMs?: number;
+  /** Time source of the periodic sweep (the gateway's clock). Default: the system clock. */
+  clock?: Clock;
   /**
    * Run the write connection in a worker thread (default: yes, unless the file is ':memory:').
    * Then a commit's fsync (synchronous=FULL) never blocks the event loop: sends, pushes and
@@ -138,7 +141,8 @@ export class SqliteMessageStore implements MessageStore {
     this.maxBatch = opts.maxBatch ?? 1024;
     const sweepMs = opts.sweepIntervalMs ?? 60_000;
     if (sweepMs > 0) {
-      this.sweepTimer = setInterval(() => void this.sweep(Date.now()).catch(() => undefined), sweepMs);
+      const clock = opts.clock ?? systemClock;
+      this.sweepTimer = setInterval(() => void this.sweep(clock.now()).catch(() => undefined), sweepMs);
       this.sweepTimer.unref();
     }
   }

@@ -58,8 +58,11 @@ export class PrivateKafka {
     return Number(readFileSync(this.pidFile(), 'utf8').trim());
   }
 
-  /** Controlled shutdown; resolves once the JVM has exited. */
-  async stop(timeoutMs = 30_000): Promise<void> {
+  /**
+   * Stops the JVM; resolves once it has exited. SIGTERM (default) is a controlled shutdown;
+   * SIGKILL is a crash (no controlled shutdown, the log is recovered at the next start).
+   */
+  async stop(timeoutMs = 30_000, signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM'): Promise<void> {
     const pid = this.pid();
     this.cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
     this.env = Object.fromEntries(
@@ -69,9 +72,9 @@ export class PrivateKafka {
         .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
     );
     try {
-      process.kill(-pid, 'SIGTERM');
+      process.kill(-pid, signal);
     } catch {
-      process.kill(pid, 'SIGTERM');
+      process.kill(pid, signal);
     }
     const deadline = Date.now() + timeoutMs;
     while (alive(pid)) {

@@ -54,7 +54,8 @@ export class GatewayProc {
     });
   }
 
-  static async start(id: string, fleet: FleetSettings, timeoutMs = 90_000): Promise<GatewayProc> {
+  /** `extraEnv` is applied last (per-gateway settings, e.g. PCM_CLOCK_OFFSET_MS in the clock-skew fault case). */
+  static async start(id: string, fleet: FleetSettings, timeoutMs = 90_000, extraEnv: Record<string, string> = {}): Promise<GatewayProc> {
     const env = {
       ...process.env,
       ...fleet.storeEnv,
@@ -71,6 +72,7 @@ export class GatewayProc {
       PCM_HEARTBEAT_SECONDS: String(fleet.heartbeatSeconds ?? 2),
       // info: the "gateway listening" line carries the bound ports.
       PCM_LOG_LEVEL: 'info',
+      ...extraEnv,
     };
     const child = spawn(process.execPath, [PCM, 'gateway'], { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
     const gp = new GatewayProc(id, child);
