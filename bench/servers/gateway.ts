@@ -3,6 +3,8 @@
  * plus an IPC `mem` command (RSS after GC) the CLI cannot offer.
  * args: flags for loadGatewayConfig (httpPort/mqttPort 0 = ephemeral).
  */
+import path from 'node:path';
+import { writeHeapSnapshot } from 'node:v8';
 import { loadGatewayConfig } from '../../gateway/config.js';
 import { startGateway } from '../../gateway/main.js';
 import { createLogger } from '../../common/logger.js';
@@ -27,7 +29,8 @@ await serveChild(async (flags: Record<string, unknown>) => {
   const running = await startGateway(config, createLogger('gateway', config.logLevel));
   return {
     ready: { httpUrl: running.httpUrl, websocketUrl: running.websocketUrl, mqttUrl: running.mqttUrl, httpPort: running.httpPort, mqttPort: running.mqttPort, pid: process.pid },
-    handlers: { mem: () => memoryAfterGc() },
+    // heap: a V8 heap snapshot into dir (bench/heap-top.ts summarizes it by constructor)
+    handlers: { mem: () => memoryAfterGc(), heap: ({ dir }: { dir: string }) => ({ file: writeHeapSnapshot(path.join(dir, `gateway-${process.pid}-${Date.now()}.heapsnapshot`)) }) },
     close: () => running.close(),
   };
 });

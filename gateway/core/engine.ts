@@ -445,13 +445,13 @@ export class DeliveryEngine {
     }
     this.emit({ type: 'reply', terminalId: s.terminalId, correlationId });
     if (this.requests.resolve(correlationId, s.terminalId, payload)) {
-      s.correlations.delete(correlationId);
+      s.forgetCorrelation(correlationId);
       this.sessions.touch(s.terminalId);
       return;
     }
     const gw = correlationGateway(correlationId);
     if (gw && gw !== this.gatewayId) {
-      s.correlations.delete(correlationId);
+      s.forgetCorrelation(correlationId);
       void this.relaySafe(() => this.relay.send(gw, { kind: 'reply', from: this.gatewayId, correlationId, terminalId: s.terminalId, payload }));
       return;
     }
@@ -526,7 +526,7 @@ export class DeliveryEngine {
       else this.expiredSeen(m, 'ttl passed before delivery');
       return;
     }
-    if (volatile) s.volatile.set(m.seq, m);
+    if (volatile) s.addVolatile(m);
     s.caughtUp = false;
     void this.pump(s);
   }
@@ -559,7 +559,7 @@ export class DeliveryEngine {
           const limitSeq = full ? batch[batch.length - 1]!.seq : Number.POSITIVE_INFINITY;
           const merged = batch.filter((m) => m.seq > s.cursor);
           for (const [seq, v] of s.volatile) {
-            if (seq <= s.cursor) s.volatile.delete(seq);
+            if (seq <= s.cursor) s.deleteVolatile(seq);
             else if (seq <= limitSeq) merged.push(v);
           }
           if (merged.length === 0) {
@@ -571,7 +571,7 @@ export class DeliveryEngine {
           for (const m of take) {
             if (s.closed) return;
             if (m.seq <= s.cursor) continue;
-            s.volatile.delete(m.seq);
+            s.deleteVolatile(m.seq);
             // pending() filtered with the time of the read; a slow read can outlive a short TTL.
             if (m.expiresAt > m.createdAt && m.expiresAt <= this.clock.now()) {
               this.expiredSeen(m, 'ttl passed before delivery');
@@ -661,7 +661,7 @@ export class DeliveryEngine {
     this.emit({ type: 'disconnected', terminalId: s.terminalId, protocol: s.conn.protocol, reason: closeReason ?? 'connection closed' });
     if (s.volatile.size > 0) this.metrics.expired(s.volatile.size);
     for (const v of s.volatile.values()) this.emit({ type: 'expired', terminalId: s.terminalId, seq: v.seq, messageId: v.messageId, reason: 'ttl 0: session closed' });
-    s.volatile.clear();
+    s.clearVolatile();
     if (last) {
       try {
         s.conn.send(last);

@@ -5,6 +5,9 @@ import type { TerminalConnection } from '../ports/terminal-connection.js';
 /** At most this many request correlation ids are remembered per session (oldest forgotten). */
 export const MAX_SESSION_CORRELATIONS = 1024;
 
+const EMPTY_VOLATILE: ReadonlyMap<number, StoredMessage> = new Map();
+const EMPTY_CORRELATIONS: ReadonlySet<string> = new Set();
+
 /**
  * One live connection of one terminal, as the delivery engine sees it. Protocol-blind: the
  * transport hides behind `conn` (DESIGN.md section 7).
@@ -21,10 +24,14 @@ export class Session {
   ackedSeq = 0;
   /** Seqs written and not yet acked, ascending: the in-flight window. */
   readonly inflight: number[] = [];
-  /** ttl-0 messages (never in the store's pending set) waiting for their turn in seq order. */
-  readonly volatile = new Map<number, StoredMessage>();
-  /** Correlation ids of request messages written on this session and not yet replied to. */
-  readonly correlations = new Set<string>();
+  /**
+   * ttl-0 messages (never in the store's pending set) waiting for their turn in seq order, and
+   * correlation ids of request messages written on this session and not yet replied to. Both
+   * are empty for nearly every session, so they are created on first use (an idle terminal
+   * costs what its fields cost: docs/benchmarks.md, memory).
+   */
+  private volatileMap: Map<number, StoredMessage> | undefined;
+  private correlationSet: Set<string> | undefined;
   epoch: string | undefined;
   connectionEpoch: number | undefined;
   /** A takeover event arrived before this session's own claim returned: compare once it does. */
@@ -55,12 +62,37 @@ export class Session {
     return this.conn.terminalId;
   }
 
+  get volatile(): ReadonlyMap<number, StoredMessage> {
+    return this.volatileMap ?? EMPTY_VOLATILE;
+  }
+
+  addVolatile(m: StoredMessage): void {
+    (this.volatileMap ??= new Map()).set(m.seq, m);
+  }
+
+  deleteVolatile(seq: number): void {
+    this.volatileMap?.delete(seq);
+  }
+
+  clearVolatile(): void {
+    this.volatileMap = undefined;
+  }
+
+  get correlations(): ReadonlySet<string> {
+    return this.correlationSet ?? EMPTY_CORRELATIONS;
+  }
+
+  forgetCorrelation(id: string): void {
+    this.correlationSet?.delete(id);
+  }
+
   rememberCorrelation(id: string): void {
-    if (this.correlations.size >= MAX_SESSION_CORRELATIONS) {
-      const oldest = this.correlations.values().next().value;
-      if (oldest !== undefined) this.correlations.delete(oldest);
+    const set = (this.correlationSet ??= new Set());
+    if (set.size >= MAX_SESSION_CORRELATIONS) {
+      const oldest = set.values().next().value;
+      if (oldest !== undefined) set.delete(oldest);
     }
-    this.correlations.add(id);
+    set.add(id);
   }
 
   /** Drops acked seqs from the window; returns how many were removed. */
