@@ -41,6 +41,11 @@ export const connectMqtt: TransportFactory = async (opts, handlers) => {
     throw new PcmError('PCM_ERR_INTERNAL', `MQTT connect to ${opts.url} failed: ${e.message}`, { cause: err });
   }
 
+  // Small QoS 1 exchanges (PUBLISH, PUBACK, our ack): Nagle plus delayed ACK would hold each
+  // for up to ~40 ms. The gateway's listener sets noDelay; the terminal's socket does too.
+  const socket = client.stream as { setNoDelay?: (on: boolean) => unknown } | undefined;
+  if (typeof socket?.setNoDelay === 'function') socket.setNoDelay(true);
+
   const messagesTopic = topics.messages(opts.terminalId);
   const controlTopic = topics.control(opts.terminalId);
   let closed = false;
