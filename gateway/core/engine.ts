@@ -613,7 +613,11 @@ export class DeliveryEngine {
   private emit(e: Omit<TerminalEvent, 'at' | 'gatewayId'>): void {
     if (!this.events) return;
     try {
-      this.events.record({ ...e, at: this.clock.now(), gatewayId: this.gatewayId });
+      // stamped in place: callers pass a fresh literal, so no second object per event
+      const ev = e as TerminalEvent;
+      ev.at = this.clock.now();
+      ev.gatewayId = this.gatewayId;
+      this.events.record(ev);
     } catch (err) {
       this.log.debug({ err, terminalId: e.terminalId }, 'timeline record failed');
     }
