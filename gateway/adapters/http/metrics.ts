@@ -18,6 +18,7 @@ export class GatewayMetrics implements EngineMetrics {
   private readonly framesRejectedC: Counter<'code'>;
   private readonly sessionsOpenedC: Counter<'protocol'>;
   private readonly latency: Histogram<'protocol'>;
+  private readonly deliveredBy = new Map<Protocol, { count: ReturnType<Counter<'protocol'>['labels']>; latency: ReturnType<Histogram<'protocol'>['labels']> }>();
 
   constructor(sessionCounts: () => Record<Protocol, number>, opts: { defaultMetrics?: boolean; isDraining?: () => boolean } = {}) {
     const registers = [this.registry];
@@ -58,8 +59,11 @@ export class GatewayMetrics implements EngineMetrics {
     this.acceptedC.inc();
   }
   delivered(protocol: Protocol, latencyMs: number): void {
-    this.deliveredC.inc({ protocol });
-    this.latency.observe({ protocol }, latencyMs / 1000);
+    // per-protocol label children, bound on first use (once per message: no label hashing)
+    let bound = this.deliveredBy.get(protocol);
+    if (!bound) this.deliveredBy.set(protocol, (bound = { count: this.deliveredC.labels({ protocol }), latency: this.latency.labels({ protocol }) }));
+    bound.count.inc();
+    bound.latency.observe(latencyMs / 1000);
   }
   acked(count: number): void {
     this.ackedC.inc(count);
