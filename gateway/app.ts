@@ -1,4 +1,5 @@
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
+import { lazyChildLoggerFactory } from '../common/lazy-child-logger.js';
 import websocket from '@fastify/websocket';
 import rateLimit from '@fastify/rate-limit';
 import type { AddressInfo } from 'node:net';
@@ -130,6 +131,7 @@ export async function buildGateway(opts: BuildGatewayOptions): Promise<Gateway> 
   metricsRef = metrics;
 
   const app = Fastify({
+    childLoggerFactory: lazyChildLoggerFactory as never, // no pino child per request until one logs
     loggerInstance: logger.child({ component: 'http', gatewayId: config.gatewayId }),
     // Per-request access logs are off: at thousands of sends per second they would dominate.
     logController: new LogController({ disableRequestLogging: true }),

@@ -1,4 +1,5 @@
 import Fastify, { LogController, type FastifyInstance, type FastifyError, type FastifyBaseLogger } from 'fastify';
+import { lazyChildLoggerFactory } from '../../common/lazy-child-logger.js';
 import { Type } from 'typebox';
 import type { Logger } from '../../common/logger.js';
 import { PcmError, toPcmError } from '../../common/errors.js';
@@ -51,6 +52,7 @@ const OUTCOME: Record<string, string> = {
 export function buildDiscoveryApp(opts: BuildDiscoveryAppOptions): FastifyInstance {
   const { config, source } = opts;
   const app = Fastify({
+    childLoggerFactory: lazyChildLoggerFactory as never, // no pino child per request until one logs
     loggerInstance: opts.logger.child({ component: 'discovery' }) as FastifyBaseLogger,
     // Terminals poll constantly; per-request lines would drown the log. Failures are logged.
     logController: new LogController({ disableRequestLogging: true }),
