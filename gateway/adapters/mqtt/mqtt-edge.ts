@@ -81,6 +81,13 @@ export class MqttEdge {
               done(authError(NOT_AUTHORIZED, 'client id and username must equal the token subject'), false);
               return;
             }
+            // Flapping detection (engine.admitTerminal): MQTT 3.1.1 has no retry hint, so CONNACK 3.
+            const steady = opts.engine.admitTerminal(claims.terminalId);
+            if (!steady.ok) {
+              log.debug({ clientId: client.id, retryAfterMs: steady.retryAfterMs }, 'mqtt connect refused: flapping');
+              done(authError(SERVER_UNAVAILABLE, 'terminal reconnects too often'), false);
+              return;
+            }
             done(null, true);
           },
           (err: unknown) => {

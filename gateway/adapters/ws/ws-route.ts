@@ -57,6 +57,13 @@ export function registerWsRoute(app: FastifyInstance, opts: WsRouteOptions): Hea
           throw new PcmError('PCM_ERR_OVERLOADED', `too many terminal connections per second; retry in ${admitted.retryAfterMs} ms`, { details: { retryAfterMs: admitted.retryAfterMs } });
         }
         const claims = await verifyTerminalToken(opts.terminalJwtSecret, terminalToken(req));
+        // Flapping detection after the token (nobody can get another terminal slowed down),
+        // before the upgrade: a flapping terminal costs no session, store read or claim.
+        const steady = engine.admitTerminal(claims.terminalId);
+        if (!steady.ok) {
+          void reply.header('retry-after', String(Math.max(1, Math.ceil(steady.retryAfterMs / 1000))));
+          throw new PcmError('PCM_ERR_FLAPPING', `terminal ${claims.terminalId} reconnects too often; retry in ${steady.retryAfterMs} ms`, { details: { retryAfterMs: steady.retryAfterMs } });
+        }
         req.terminalId = claims.terminalId;
       },
     },
