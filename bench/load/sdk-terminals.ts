@@ -81,8 +81,15 @@ await serveChild(async (a: Args) => {
         const worker = async () => {
           while (next < terminals.length && performance.now() - t0 < budgetMs) {
             const t = terminals[next++]!;
+            const left = budgetMs - (performance.now() - t0);
+            let timer: NodeJS.Timeout | undefined;
+            const up = new Promise<void>((resolve) => {
+              t.client.once('connected', () => resolve());
+              timer = setTimeout(resolve, left);
+            });
             await t.client.start();
-            while (!t.connected && performance.now() - t0 < budgetMs) await new Promise((r) => setTimeout(r, 5));
+            await up;
+            clearTimeout(timer);
           }
         };
         await Promise.all(Array.from({ length: concurrency }, worker));

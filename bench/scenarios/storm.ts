@@ -165,13 +165,19 @@ export const storm: Scenario = {
       renameSync(`${file}.tmp`, file); // atomic, as the kubelet's ConfigMap swap
     };
     writeFileSync(file, JSON.stringify({ generation: ++generation, gateways: [] }));
-    const spawnGroup = (label: string) =>
-      Promise.all(Array.from({ length: perGroup }, async (_, i) => {
+    // One process at a time: on a shared two-core machine a dozen processes compiling TypeScript
+    // at once miss the harness's start timeout.
+    const spawnGroup = async (label: string) => {
+      const out: Gw[] = [];
+      for (let i = 0; i < perGroup; i++) {
         const id = `${label}-${i}`;
-        const child = await ctx.spawn(id, 'servers/gateway.ts', { gatewayId: id, dataDir: tempDataDir(`storm-${id}`), assignmentsFile: file, drainSeconds, drainRate, maxConnectsPerSecond });
-        return { id, child } satisfies Gw;
-      }));
-    const [victims, survivors, fresh] = await Promise.all([spawnGroup('victim'), spawnGroup('survivor'), spawnGroup('fresh')]);
+        out.push({ id, child: await ctx.spawn(id, 'servers/gateway.ts', { gatewayId: id, dataDir: tempDataDir(`storm-${id}`), assignmentsFile: file, drainSeconds, drainRate, maxConnectsPerSecond }) });
+      }
+      return out;
+    };
+    const victims = await spawnGroup('victim');
+    const survivors = await spawnGroup('survivor');
+    const fresh = await spawnGroup('fresh');
     publish(victims.map((gw) => ({ gw })));
     // pollAfterSeconds 3600: no terminal re-polls discovery during the run, so every move is the storm's.
     const discovery = await ctx.spawn('discovery', 'servers/discovery.ts', { gatewaysFile: file, pollSeconds: 3600 });
@@ -179,7 +185,8 @@ export const storm: Scenario = {
 
     const nLoaders = Math.max(2, Math.ceil(target / PER_LOADER));
     const per = Math.ceil(target / nLoaders);
-    const loaders = await Promise.all(Array.from({ length: nLoaders }, (_, i) => ctx.spawn(`storm-load-${i}`, 'load/sdk-terminals.ts', { discoveryUrl: String(discovery.ready.httpUrl), prefix: 'st-', start: i * per, count: Math.min(per, target - i * per) })));
+    const loaders: Child[] = [];
+    for (let i = 0; i < nLoaders; i++) loaders.push(await ctx.spawn(`storm-load-${i}`, 'load/sdk-terminals.ts', { discoveryUrl: String(discovery.ready.httpUrl), prefix: 'st-', start: i * per, count: Math.min(per, target - i * per) }));
     const t0 = performance.now();
     const started = await Promise.all(loaders.map((l) => l.call<{ connected: number; ms: number }>('start', { concurrency: ctx.quick ? 20 : 100, budgetMs: connectBudgetMs }, connectBudgetMs + 60_000)));
     const connectMs = performance.now() - t0;
@@ -198,7 +205,7 @@ export const storm: Scenario = {
     }, `${victims.length} gateways killed, ${survivors.length} survivors, discovery updated at the kill`);
 
     // (b) the survivors drain towards fresh gateways: server-assigned reconnect windows.
-    const b = await phase(ctx, `(b) drain, ${drainSeconds} s window`, loaders, fresh, population, drainSeconds * 1000 + phaseBudgetMs, () => {
+    const b = await phase(ctx, `(b) drain, ${drainSeconds} s window`, loaders, fresh, population, drainSeconds * 1000 + phaseBudgetMs / 2, () => {
       publish([...survivors.map((gw) => ({ gw, draining: true })), ...fresh.map((gw) => ({ gw }))]);
     }, `${survivors.length} gateways marked draining (PCM_DRAIN_SECONDS ${drainSeconds}, PCM_DRAIN_RATE ${drainRate}), ${fresh.length} fresh ones`);
 
