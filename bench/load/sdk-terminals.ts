@@ -42,6 +42,8 @@ await serveChild(async (a: Args) => {
   let attempts = 0;
   let drains = 0;
   let errors = new Map<string, number>();
+  /** Error messages by shape (digits folded), to tell a refused dial from a timeout from a takeover. */
+  let messages = new Map<string, number>();
 
   for (let i = 0; i < a.count; i++) {
     const id = `${a.prefix}${a.start + i}`;
@@ -65,7 +67,11 @@ await serveChild(async (a: Args) => {
     client.on('disconnected', () => (t.connected = false));
     client.on('reconnecting', () => attempts++);
     client.on('drain', () => drains++);
-    client.on('error', (e) => errors.set(e.code, (errors.get(e.code) ?? 0) + 1));
+    client.on('error', (e) => {
+      errors.set(e.code, (errors.get(e.code) ?? 0) + 1);
+      const shape = `${e.code}: ${e.message.replace(/\d+/g, '#').slice(0, 140)}`;
+      if (messages.size < 50 || messages.has(shape)) messages.set(shape, (messages.get(shape) ?? 0) + 1);
+    });
     terminals.push(t);
   }
 
@@ -106,12 +112,13 @@ await serveChild(async (a: Args) => {
         attempts = 0;
         drains = 0;
         errors = new Map();
+        messages = new Map();
         return true;
       },
       stats: () => {
         const byGateway: Record<string, number> = {};
         for (const t of terminals) if (t.connected && t.gatewayId) byGateway[t.gatewayId] = (byGateway[t.gatewayId] ?? 0) + 1;
-        return { total: terminals.length, connected: connectedCount(), arrivals, stray, lastArrivalAt, buckets: Object.fromEntries(buckets), attempts, drains, errors: Object.fromEntries(errors), byGateway };
+        return { total: terminals.length, connected: connectedCount(), arrivals, stray, lastArrivalAt, buckets: Object.fromEntries(buckets), attempts, drains, errors: Object.fromEntries(errors), messages: Object.fromEntries(messages), byGateway };
       },
     },
     close: async () => {

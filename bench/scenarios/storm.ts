@@ -43,6 +43,7 @@ interface LoaderStats {
   attempts: number;
   drains: number;
   errors: Record<string, number>;
+  messages: Record<string, number>;
   byGateway: Record<string, number>;
 }
 
@@ -54,6 +55,8 @@ interface Gw {
 interface PhaseResult {
   row: ResultRow;
   perSecond: number[];
+  /** Client error messages by shape, most frequent first (JSON only). */
+  messages: Record<string, number>;
 }
 
 async function counter(gw: Gw, name: string): Promise<number> {
@@ -103,6 +106,9 @@ async function phase(ctx: ScenarioContext, name: string, loaders: Child[], targe
   const errors: Record<string, number> = {};
   for (const st of stats) for (const [k, v] of Object.entries(st.errors)) errors[k] = (errors[k] ?? 0) + v;
   const clientErrors = Object.values(errors).reduce((s, v) => s + v, 0);
+  const messages: Record<string, number> = {};
+  for (const st of stats) for (const [k, v] of Object.entries(st.messages)) messages[k] = (messages[k] ?? 0) + v;
+  for (const [k, v] of Object.entries(messages).sort((x, y) => y[1] - x[1]).slice(0, 8)) ctx.log(`storm ${name}: ${v} x ${k}`);
   const all = back >= population;
   const row: ResultRow = {
     name,
@@ -123,7 +129,7 @@ async function phase(ctx: ScenarioContext, name: string, loaders: Child[], targe
     note: `${note}; client errors: ${Object.entries(errors).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}${all ? '' : `; NOT all back within ${Math.round(budgetMs / 1000)} s`}`,
   };
   ctx.log(`storm ${name}: ${back}/${population} back, peak ${row.metrics.peakArrivalsPerSec}/s, p50 ${row.metrics.p50ArrivalsPerSec}/s, all in ${row.metrics.timeToAllMs} ms, refused ${row.metrics.refusedAdmission} (admission) ${row.metrics.refusedFlapping} (flapping), ${clientErrors} client errors`);
-  return { row, perSecond };
+  return { row, perSecond, messages };
 }
 
 /** Whole seconds (as ms) until `fraction` of the population had arrived; NaN if never. */
@@ -142,7 +148,8 @@ export const storm: Scenario = {
   summary: '20,000 SDK terminals (WebSocket) lose their gateways: kill -9 (client jitter only) vs drain (server-assigned reconnect windows); arrivals/s, refusals, errors, time to all back',
   async run(ctx) {
     const notes: string[] = [];
-    let target = ctx.quick ? 400 : 20_000;
+    // PCM_BENCH_STORM_TERMINALS: another size (a smaller machine, or a bisecting run).
+    let target = Number(process.env.PCM_BENCH_STORM_TERMINALS) > 0 ? Number(process.env.PCM_BENCH_STORM_TERMINALS) : ctx.quick ? 400 : 20_000;
     const fits = Math.floor((os.freemem() * 0.6) / BYTES_PER_TERMINAL);
     if (fits < target) {
       notes.push(`Free memory ${Math.round(os.freemem() / 2 ** 20)} MB holds about ${fits} SDK terminals at ${BYTES_PER_TERMINAL} B each across all processes: scaled down from ${target} to ${fits}.`);
@@ -216,7 +223,7 @@ export const storm: Scenario = {
       `Initial connect of ${population} terminals took ${Math.round(connectMs / 1000)} s.`,
     );
     return {
-      params: { terminals: target, population, gatewaysPerGroup: perGroup, loaders: nLoaders, drainSeconds, drainRate, maxConnectsPerSecond, connectMs: Math.round(connectMs), arrivalsPerSecond: { a: a.perSecond, b: b.perSecond } },
+      params: { terminals: target, population, gatewaysPerGroup: perGroup, loaders: nLoaders, drainSeconds, drainRate, maxConnectsPerSecond, connectMs: Math.round(connectMs), arrivalsPerSecond: { a: a.perSecond, b: b.perSecond }, clientErrorMessages: { a: a.messages, b: b.messages } },
       rows: [a.row, b.row],
       chartMetric: 'peakArrivalsPerSec',
       ratios: [

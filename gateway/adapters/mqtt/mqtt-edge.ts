@@ -10,6 +10,7 @@ import { mayPublish, maySubscribe, parseTopic, topics } from '../../../protocol/
 import type { DeliveryEngine } from '../../core/engine.js';
 import type { ConnectBucket } from '../../core/admission.js';
 import { MqttTerminalConnection } from './mqtt-connection.js';
+import { stampDial } from '../dial-time.js';
 import { guardMqttPackets } from '../../security/mqtt-packet-guard.js';
 
 export interface MqttEdgeOptions {
@@ -173,6 +174,7 @@ export class MqttEdge {
   registerWebSocketRoute(app: FastifyInstance): void {
     app.get('/mqtt', { websocket: true, config: { rateLimit: false } }, (socket, req) => {
       const stream = createWebSocketStream(socket);
+      stampDial(stream);
       guardMqttPackets(stream, this.maxPacketBytes);
       stream.on('error', () => stream.destroy());
       this.broker.handle(stream, req.raw);
@@ -184,6 +186,7 @@ export class MqttEdge {
       // Small MQTT packets (PUBLISH, PUBACK) must not wait for Nagle's algorithm to meet the
       // peer's delayed ACK (~40 ms per exchange); `ws` sets the same on WebSocket sockets.
       sock.setNoDelay(true);
+      stampDial(sock);
       guardMqttPackets(sock, this.maxPacketBytes); // aedes has no packet size limit (issue 8)
       this.broker.handle(sock);
     });

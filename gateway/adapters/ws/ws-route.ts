@@ -8,6 +8,7 @@ import type { DeliveryEngine } from '../../core/engine.js';
 import { HeartbeatSweeper } from './heartbeat.js';
 import { WsTerminalConnection } from './ws-connection.js';
 import type { ConnectBucket } from '../../core/admission.js';
+import { dialedAt, stampDial } from '../dial-time.js';
 
 export interface WsRouteOptions {
   engine: DeliveryEngine;
@@ -43,6 +44,9 @@ export function terminalToken(req: FastifyRequest): string | undefined {
 export function registerWsRoute(app: FastifyInstance, opts: WsRouteOptions): HeartbeatSweeper<WsTerminalConnection> {
   const { engine } = opts;
   const sweeper = new HeartbeatSweeper<WsTerminalConnection>(opts.heartbeatSeconds * 1000);
+  // Accept order is dial order (the kernel's accept queue is FIFO): stamp every socket.
+  app.server.on('connection', stampDial);
+  app.server.on('secureConnection', stampDial);
 
   app.get(
     '/v1/connect',
@@ -70,7 +74,7 @@ export function registerWsRoute(app: FastifyInstance, opts: WsRouteOptions): Hea
     (socket, req) => {
       const terminalId = req.terminalId!;
       const log = opts.logger.child({ terminalId, reqId: req.id });
-      const conn = new WsTerminalConnection(socket, terminalId, req.ip);
+      const conn = new WsTerminalConnection(socket, terminalId, req.ip, dialedAt(req.raw.socket));
       sweeper.add(conn);
       socket.on('pong', () => sweeper.alive(conn));
       socket.on('message', (data: RawData, isBinary: boolean) => {
