@@ -1,6 +1,6 @@
 /**
- * End-to-end smoke test of the bench harness: runs the `discovery` scenario with --quick sizes
- * (real child processes: PCM discovery, a bare fastify baseline, undici load generators) and
+ * End-to-end smoke test of the bench harness: runs the `discovery` and `storm` scenarios with --quick sizes
+ * (real child processes: PCM discovery and gateways, a bare fastify baseline, undici and SDK load generators) and
  * checks the JSON it writes. No timing thresholds: this machine is shared; numbers only must exist.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -34,4 +34,18 @@ describe('pcm bench (quick smoke)', () => {
     expect(r.ratios[0]!.value).toBeGreaterThan(0);
     expect(readFileSync(path.join(dir, 'discovery.svg'), 'utf8')).toContain('<svg');
   }, 90_000);
+
+  it('runs the reconnect storm (quick: a few hundred SDK terminals): everyone comes back, nobody is taken for flapping', async () => {
+    const s = scenarios.find((x) => x.name === 'storm')!;
+    await runScenario(s, { quick: true, resultsDir: dir, log: () => undefined });
+    const r = JSON.parse(readFileSync(path.join(dir, 'storm.json'), 'utf8')) as ScenarioResult;
+    expect(r.rows.map((row) => row.name)).toEqual([expect.stringMatching(/^\(a\) kill -9/), expect.stringMatching(/^\(b\) drain/)]);
+    for (const row of r.rows) {
+      expect(row.metrics.reconnected).toBe(row.metrics.terminals);
+      expect(row.metrics.peakArrivalsPerSec).toBeGreaterThan(0);
+      expect(row.metrics.timeToAllMs).toBeGreaterThan(0);
+      expect(row.metrics.refusedFlapping).toBe(0);
+    }
+    expect(readFileSync(path.join(dir, 'storm-timeline.svg'), 'utf8')).toContain('<polyline');
+  }, 180_000);
 });

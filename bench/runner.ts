@@ -15,10 +15,11 @@ import { memory, connections } from './scenarios/memory.js';
 import { drain } from './scenarios/drain.js';
 import { scale100k } from './scenarios/scale100k.js';
 import { scaleModel } from './scenarios/scale-model.js';
+import { storm } from './scenarios/storm.js';
 
-export const scenarios: Scenario[] = [latency, throughput, http, memory, connections, drain, discovery, scale100k, scaleModel];
-/** What `pcm bench` runs with no names: everything but the long 100k scale test. */
-export const defaultScenarios = scenarios.filter((s) => s.name !== 'scale100k').map((s) => s.name);
+export const scenarios: Scenario[] = [latency, throughput, http, memory, connections, drain, discovery, scale100k, scaleModel, storm];
+/** What `pcm bench` runs with no names: everything but the long ones (100k scale test, 20k reconnect storm). */
+export const defaultScenarios = scenarios.filter((s) => s.name !== 'scale100k' && s.name !== 'storm').map((s) => s.name);
 
 export interface RunOptions {
   quick?: boolean;

@@ -157,6 +157,28 @@ describe.each<Protocol>(['websocket', 'mqtt'])('PcmClient over %s against a real
     expect(delays[delays.length - 1]).toBe(40);
   });
 
+  it.skipIf(protocol === 'mqtt')('a refused upgrade with Retry-After waits the hint plus its backoff (admission, flapping)', async () => {
+    const id = newId();
+    const c = await client(id, { handler: () => {} });
+    const refusals: { delayMs: number; reason: string }[] = [];
+    c.on('reconnecting', (e) => refusals.push(e));
+    await c.start();
+    await until(() => gw.isConnected(id));
+    gw.refuse = true;
+    gw.retryAfterSeconds = 1;
+    try {
+      gw.cutAll();
+      await until(() => refusals.length >= 2, 8000, 'a refused reconnect');
+    } finally {
+      gw.refuse = false;
+      gw.retryAfterSeconds = undefined;
+    }
+    // The first reconnect follows the cut (plain backoff); the second follows the 503 + Retry-After: 1.
+    expect(refusals[0]!.delayMs).toBe(40);
+    expect(refusals[1]!.delayMs).toBe(1000 + 80);
+    await until(() => gw.isConnected(id), 8000, 'reconnected after the hint');
+  });
+
   it('obeys drain: waits reconnectAfterMs, re-discovers, reconnects', async () => {
     const id = newId();
     const c = await client(id, { handler: () => {} });

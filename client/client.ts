@@ -83,7 +83,7 @@ export interface PcmClientOptions {
 }
 
 type SessionEnd =
-  | { kind: 'closed'; reason: string }
+  | { kind: 'closed'; reason: string; retryAfterMs?: number }
   | { kind: 'drain'; delayMs: number; reason: string }
   | { kind: 'moved'; reason: string }
   | { kind: 'stop'; reason: string };
@@ -200,13 +200,17 @@ export class PcmClient extends EventEmitter<PcmClientEvents> {
         end = await this.runSession(target);
       } catch (err) {
         this.reportError(err);
-        end = { kind: 'closed', reason: toPcmError(err).message };
+        const e = toPcmError(err);
+        // A refusal with a retry hint (admission control, flapping detection: docs/protocol.md,
+        // "Reconnect pacing"): stay away that long, plus the jitter that keeps a fleet apart.
+        const hint = (e.details as { retryAfterMs?: unknown } | undefined)?.retryAfterMs;
+        end = { kind: 'closed', reason: e.message, retryAfterMs: typeof hint === 'number' && hint > 0 ? hint : undefined };
       }
       if (this.stopped || end.kind === 'stop') break;
       let delayMs: number;
       if (end.kind === 'drain') delayMs = end.delayMs;
       else if (end.kind === 'moved') delayMs = 0;
-      else delayMs = this.backoff.next();
+      else delayMs = this.backoff.next() + (end.retryAfterMs ?? 0);
       this._state = 'waiting';
       this.emit('reconnecting', { attempt: this.backoff.attempts, delayMs, reason: end.reason });
       this.log.info({ delayMs, reason: end.reason }, 'reconnecting');

@@ -19,6 +19,7 @@ export const ERROR_CATALOGUE = {
   PCM_ERR_NO_GATEWAY: { status: 503, transient: true, summary: 'Discovery has no gateway available to assign.' },
   PCM_ERR_NOT_READY: { status: 503, transient: true, summary: 'The process is starting or shutting down.' },
   PCM_ERR_OVERLOADED: { status: 503, transient: true, summary: 'Admission control refused the connection or request; retry after the hint.' },
+  PCM_ERR_FLAPPING: { status: 503, transient: true, summary: 'This terminal connected too often (flapping detection, PCM_FLAP_MAX_CONNECTS per PCM_FLAP_WINDOW_SECONDS); stay away for the Retry-After hint, which doubles while it keeps flapping.' },
   PCM_ERR_REQUEST_TIMEOUT: { status: 504, transient: true, summary: 'The terminal did not reply to the request in time.' },
   PCM_ERR_UNKNOWN_FRAME: { status: 400, transient: false, summary: 'A terminal frame has an unknown type.' },
   PCM_ERR_FRAME_TOO_LARGE: { status: 413, transient: false, summary: 'A terminal frame exceeds the maximum frame size.' },

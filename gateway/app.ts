@@ -47,7 +47,7 @@ export type GatewayAppConfig = Pick<
   | 'deliveryWindow'
   | 'drainReconnectAfterMs'
 > &
-  Partial<Pick<GatewayConfig, 'adminKeys' | 'timeline' | 'timelineMaxEvents' | 'timelineTtlSeconds' | 'dataDir' | 'resyncSeconds' | 'drainSeconds' | 'drainRate' | 'maxConnectsPerSecond' | 'mqttTlsPort' | 'httpHeadersTimeoutMs' | 'httpRequestTimeoutMs' | 'httpKeepAliveTimeoutMs'>>;
+  Partial<Pick<GatewayConfig, 'adminKeys' | 'timeline' | 'timelineMaxEvents' | 'timelineTtlSeconds' | 'dataDir' | 'resyncSeconds' | 'drainSeconds' | 'drainRate' | 'maxConnectsPerSecond' | 'flapMaxConnects' | 'flapWindowSeconds' | 'flapPenaltySeconds' | 'flapMaxPenaltySeconds' | 'mqttTlsPort' | 'httpHeadersTimeoutMs' | 'httpRequestTimeoutMs' | 'httpKeepAliveTimeoutMs'>>;
 
 export interface BuildGatewayOptions {
   config: Readonly<GatewayAppConfig>;
@@ -107,6 +107,14 @@ export async function buildGateway(opts: BuildGatewayOptions): Promise<Gateway> 
       window: config.deliveryWindow,
       drainReconnectAfterMs: config.drainReconnectAfterMs,
       resyncIntervalMs: Math.round((config.resyncSeconds ?? 5) * 1000),
+      flapping: {
+        limit: config.flapMaxConnects ?? 10,
+        windowMs: Math.round((config.flapWindowSeconds ?? 60) * 1000),
+        basePenaltyMs: Math.round((config.flapPenaltySeconds ?? 10) * 1000),
+        maxPenaltyMs: Math.round(Math.max(config.flapPenaltySeconds ?? 10, config.flapMaxPenaltySeconds ?? 300) * 1000),
+        // Bounded memory: one entry per recently connected terminal, at most the session cap.
+        maxTerminals: Math.min(config.maxSessions, 200_000),
+      },
     },
     {
       store,
@@ -124,6 +132,7 @@ export async function buildGateway(opts: BuildGatewayOptions): Promise<Gateway> 
         sessionClosed: () => undefined,
         frameRejected: (c) => metricsRef?.frameRejected(c),
         resynced: () => metricsRef?.resynced(),
+        flapRefused: (flagged) => metricsRef?.flapRefused(flagged),
       },
     },
   );

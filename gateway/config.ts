@@ -49,6 +49,10 @@ export const GatewayConfigSchema = Type.Object({
     description:
       'Fault testing only: shifts this gateway\'s clock (message stamps, TTL checks, presence expiry) by this many ms to simulate clock skew between gateways (test/integration/faults/clock-skew.test.ts). Keep 0 in production; the gateway logs a warning otherwise. Within +/- 1 h.',
   }),
+  flapMaxConnects: Type.Integer({ minimum: 0, maximum: 10_000, default: 10, description: 'Flapping detection: authenticated connects one terminal id may make per `flapWindowSeconds`; the next is refused (WebSocket 503 `PCM_ERR_FLAPPING` + Retry-After, MQTT CONNACK 3) for a penalty. Reconnects the gateway asked for (drain, shutdown, its own store failure) do not count. 0 = off.' }),
+  flapWindowSeconds: Type.Number({ minimum: 1, maximum: 86_400, default: 60, description: 'Flapping detection: the sliding window `flapMaxConnects` is counted in.' }),
+  flapPenaltySeconds: Type.Number({ minimum: 0.1, maximum: 86_400, default: 10, description: 'Flapping detection: the first penalty; it doubles each time the terminal is caught again, until a quiet window.' }),
+  flapMaxPenaltySeconds: Type.Number({ minimum: 0.1, maximum: 86_400, default: 300, description: 'Flapping detection: the longest penalty (retry hint).' }),
   sqliteSynchronous: Type.Union([Type.Literal('FULL'), Type.Literal('NORMAL')], { default: 'FULL', description: 'SQLite durability: FULL survives power loss, NORMAL survives a process kill (faster).' }),
   ...couchbaseConfigProperties,
   kafkaBrokers: Type.Array(Type.String(), { default: [], description: 'Kafka brokers `host:port`, comma-separated (required when PCM_RELAY=kafka).' }),

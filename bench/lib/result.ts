@@ -6,7 +6,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { benchDir } from './proc.js';
 import type { MachineInfo } from './machine.js';
-import { barChartSvg } from './svg.js';
+import { barChartSvg, lineChartSvg, type Series } from './svg.js';
 
 export interface ResultRow {
   name: string;
@@ -37,6 +37,8 @@ export interface ScenarioResult {
   /** The metric drawn in the chart. */
   chartMetric: string;
   notes: string[];
+  /** Optional time series (e.g. arrivals per second), drawn as `<scenario>-timeline.svg`. */
+  timeline?: { xLabel: string; title: string; series: Series[] };
 }
 
 export function check(name: string, value: number, op: '>=' | '<=', bound: number): RatioCheck {
@@ -55,7 +57,9 @@ export function writeResult(r: ScenarioResult, dir = resultsDir): { json: string
   const bars = r.rows
     .filter((row) => Number.isFinite(row.metrics[r.chartMetric]))
     .map((row) => ({ label: row.name, value: row.metrics[r.chartMetric]!, baseline: row.role === 'baseline' }));
-  writeFileSync(svg, barChartSvg(`${r.title}: ${r.chartMetric}`, `${r.machine.cpuModel}, ${r.machine.cores} cores, Node ${r.machine.node}${r.quick ? ' (quick)' : ''}`, bars));
+  const subtitle = `${r.machine.cpuModel}, ${r.machine.cores} cores, Node ${r.machine.node}${r.quick ? ' (quick)' : ''}`;
+  writeFileSync(svg, barChartSvg(`${r.title}: ${r.chartMetric}`, subtitle, bars));
+  if (r.timeline) writeFileSync(path.join(dir, `${r.scenario}-timeline.svg`), lineChartSvg(r.timeline.title, subtitle, r.timeline.xLabel, r.timeline.series));
   return { json, svg };
 }
 

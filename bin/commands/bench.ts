@@ -7,8 +7,8 @@ export function register(program: Command): void {
     .summary('run benchmark scenarios beside their baselines')
     .description(
       'Run named benchmark scenarios, each beside its baseline in the same run; prints a table with the machine\n' +
-        'and writes bench/results/<scenario>.json and .svg. With no names, runs every scenario except scale100k.\n' +
-        'Scenarios: latency, throughput, http, memory, connections, drain, discovery, scale100k, scale-model (--list describes them).\n' +
+        'and writes bench/results/<scenario>.json and .svg. With no names, runs every scenario except scale100k and storm.\n' +
+        'Scenarios: latency, throughput, http, memory, connections, drain, discovery, scale100k, scale-model, storm (--list describes them).\n' +
         'Run on a quiet machine: other load skews the ratios. See docs/benchmarks.md.',
     )
     .argument('[scenario...]', 'scenario names')

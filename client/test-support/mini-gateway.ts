@@ -35,6 +35,8 @@ export class MiniGateway {
   readonly connectAttempts: { at: number; protocol: string; terminalId?: string }[] = [];
   /** Answer WebSocket upgrades with 503 and refuse MQTT CONNECTs (a gateway that is down). */
   refuse = false;
+  /** With `refuse`: send `Retry-After: <seconds>` with the 503 (admission control, flapping detection). */
+  retryAfterSeconds: number | undefined;
   private readonly queues = new Map<string, Queue>();
   private readonly conns = new Map<string, Conn>();
   private httpServer!: http.Server;
@@ -58,7 +60,8 @@ export class MiniGateway {
     this.httpServer.on('upgrade', (req, socket, head) => {
       this.connectAttempts.push({ at: Date.now(), protocol: 'websocket' });
       const reject = (status: number, code: string) => {
-        socket.end(`HTTP/1.1 ${status} X\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n${JSON.stringify({ code, message: code })}`);
+        const hint = status === 503 && this.retryAfterSeconds !== undefined ? `retry-after: ${this.retryAfterSeconds}\r\n` : '';
+        socket.end(`HTTP/1.1 ${status} X\r\ncontent-type: application/json\r\n${hint}connection: close\r\n\r\n${JSON.stringify({ code, message: code })}`);
       };
       if (this.refuse) return reject(503, 'PCM_ERR_OVERLOADED');
       verifyTerminalToken(this.secret, bearer(req.headers.authorization)).then(

@@ -4,8 +4,12 @@ import { MISSED_HEARTBEATS } from '../profiles.js';
 import { decodeServerFrame } from '../decode.js';
 import type { ClientTransport, TransportFactory } from './transport.js';
 
-/** Maps an HTTP refusal of the upgrade (401, 403, 503 …) to a typed error, using the body's code when it has one. */
-function refusal(status: number, body: string): PcmError {
+/**
+ * Maps an HTTP refusal of the upgrade (401, 403, 503 …) to a typed error, using the body's code
+ * when it has one; `Retry-After` (admission control, flapping detection) becomes
+ * `details.retryAfterMs`, which PcmClient adds to its backoff.
+ */
+function refusal(status: number, body: string, retryAfter?: string | string[]): PcmError {
   let code: ErrorCode = status === 401 ? 'PCM_ERR_UNAUTHORIZED' : status === 403 ? 'PCM_ERR_FORBIDDEN' : status === 503 ? 'PCM_ERR_OVERLOADED' : 'PCM_ERR_INTERNAL';
   let message = `gateway refused the WebSocket upgrade with HTTP ${status}`;
   try {
@@ -15,7 +19,9 @@ function refusal(status: number, body: string): PcmError {
   } catch {
     /* not JSON: keep the status-derived code */
   }
-  return new PcmError(code, message, { details: { status } });
+  const seconds = Number(Array.isArray(retryAfter) ? retryAfter[0] : retryAfter);
+  const retryAfterMs = Number.isFinite(seconds) && seconds > 0 ? Math.min(seconds, 3600) * 1000 : undefined;
+  return new PcmError(code, message, { details: retryAfterMs === undefined ? { status } : { status, retryAfterMs } });
 }
 
 /**
@@ -46,16 +52,24 @@ export const connectWebSocket: TransportFactory = (opts, handlers) =>
       closeWaiters = [];
     };
 
+    let refused = false;
     ws.on('unexpected-response', (_req, res) => {
+      // Read the refusal before tearing the socket down: terminating first would reject with a
+      // bare "closed before the connection was established" and lose the code and retry hint.
+      refused = true;
       let body = '';
+      const settle = () => {
+        reject(refusal(res.statusCode ?? 0, body, res.headers['retry-after']));
+        ws.terminate();
+      };
       res.setEncoding('utf8');
       res.on('data', (c: string) => (body += c.length < 4096 ? c : ''));
-      res.on('end', () => reject(refusal(res.statusCode ?? 0, body)));
-      res.on('error', () => reject(refusal(res.statusCode ?? 0, body)));
-      ws.terminate();
+      res.on('end', settle);
+      res.on('error', settle);
+      res.on('close', settle);
     });
     ws.on('error', (err) => {
-      if (!opened) reject(new PcmError('PCM_ERR_INTERNAL', `WebSocket connect to ${opts.url} failed: ${err.message}`, { cause: err }));
+      if (!opened && !refused) reject(new PcmError('PCM_ERR_INTERNAL', `WebSocket connect to ${opts.url} failed: ${err.message}`, { cause: err }));
       else opts.logger.debug({ err }, 'websocket error');
     });
     ws.on('open', () => {

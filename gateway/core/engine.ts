@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { PcmError, isPcmError, toPcmError } from '../../common/errors.js';
 import { systemClock, type Clock } from '../../common/clock.js';
 import { TakeoverDamper, type TakeoverDamperOptions } from './takeover-damper.js';
+import { FlapDetector, type FlapDetectorOptions } from './flap-detector.js';
 import type { ErrorFrame, Protocol, ServerFrame, TerminalFrame } from '../../protocol/frames.js';
 import type { MessageStore, StoredMessage } from '../ports/message-store.js';
 import type { Presence, SessionDirectory } from '../ports/session-directory.js';
@@ -41,6 +42,8 @@ export interface EngineOptions {
   resyncConcurrency?: number;
   /** Takeover-loop damping (two devices, one terminal id): see takeover-damper.ts. */
   takeoverDamping?: TakeoverDamperOptions;
+  /** Flapping detection (a terminal that reconnects too often is slowed down): see flap-detector.ts. */
+  flapping?: FlapDetectorOptions;
 }
 
 /**
@@ -129,6 +132,7 @@ export class DeliveryEngine {
   private readonly presenceTtlMs: number;
   private readonly drainReconnectAfterMs: number;
   private readonly takeovers: TakeoverDamper;
+  private readonly flaps: FlapDetector;
   private readonly resumeIntervalMs: number;
   private readonly sessions: LruRegistry<Session>;
   private readonly byConn = new Map<TerminalConnection, Session>();
@@ -164,6 +168,7 @@ export class DeliveryEngine {
     this.presenceTtlMs = opts.presenceTtlMs ?? opts.heartbeatSeconds * 3000;
     this.drainReconnectAfterMs = opts.drainReconnectAfterMs ?? 2000;
     this.takeovers = new TakeoverDamper(opts.takeoverDamping);
+    this.flaps = new FlapDetector(opts.flapping);
     this.resumeIntervalMs = opts.resumeIntervalMs ?? 100;
     this.sessions = new LruRegistry<Session>(opts.maxSessions);
   }
@@ -296,6 +301,27 @@ export class DeliveryEngine {
   // ---------------------------------------------------------------- terminal side
 
   /**
+   * Flapping detection (issue 8), asked by the edges once the token is verified and before the
+   * upgrade / CONNACK, so a refusal costs no session, store read or presence claim. A refusal
+   * carries the retry hint (WebSocket: 503 + Retry-After; MQTT: CONNACK 3). Connects the server
+   * asked for (drain frames, store failures) were excused in end() and pass uncounted.
+   */
+  admitTerminal(terminalId: string): { ok: true } | { ok: false; retryAfterMs: number } {
+    const v = this.flaps.onConnect(terminalId, this.clock.now());
+    if (v.ok) return v;
+    this.metrics.flapRefused?.(v.flagged);
+    if (v.flagged) {
+      this.log.warn(
+        { terminalId, connects: v.connects, windowMs: this.flaps.windowMs, strikes: v.strikes, retryAfterMs: v.retryAfterMs },
+        'flapping: terminal reconnects too often; refusing its connects for a while',
+      );
+    } else {
+      this.log.debug({ terminalId, retryAfterMs: v.retryAfterMs }, 'flapping: connect refused, penalty not over');
+    }
+    return { ok: false, retryAfterMs: v.retryAfterMs };
+  }
+
+  /**
    * A transport authenticated a terminal. Takes over an older local session, evicts the least
    * recently used one at the cap, claims presence, sends `welcome` and starts the drain.
    */
@@ -307,6 +333,16 @@ export class DeliveryEngine {
     }
     const terminalId = conn.terminalId;
     const old = this.sessions.get(terminalId);
+    if (old && conn.dialedAt !== undefined && old.conn.dialedAt !== undefined && conn.dialedAt < old.conn.dialedAt) {
+      // The latest dial wins, not the connection finished last (issue 8): an overloaded gateway
+      // can complete a dial its terminal abandoned (handshake timeout) after the terminal's newer
+      // connection. Taking over would close the live session, and the SDK stops for good on a
+      // takeover; the stale dial is the one that goes.
+      this.log.info({ terminalId, sessionId: old.sessionId }, 'stale dial: dialed before the session in place; closing it instead of taking over');
+      conn.send(errorFrame(new PcmError('PCM_ERR_SESSION_TAKEN_OVER', 'a newer connection of this terminal is already in place')));
+      conn.close('stale dial');
+      return;
+    }
     if (old) {
       const delay = this.takeovers.onTakeover(terminalId, this.clock.now());
       if (delay !== undefined) {
@@ -667,6 +703,11 @@ export class DeliveryEngine {
     for (const v of s.volatile.values()) this.emit({ type: 'expired', terminalId: s.terminalId, seq: v.seq, messageId: v.messageId, reason: 'ttl 0: session closed' });
     s.clearVolatile();
     if (last) {
+      // The server asked this terminal to come back (drain other than a takeover loop, a
+      // transient failure of ours): that reconnect must not count as flapping.
+      if (last.type === 'drain' ? last.reason !== 'takeover-loop' : last.type === 'error' && isServerSideFailure(last.code)) {
+        this.flaps.excuse(s.terminalId, last.type === 'drain' ? last.reconnectAfterMs : 0, this.clock.now());
+      }
       try {
         s.conn.send(last);
       } catch {
@@ -844,6 +885,11 @@ interface DrainState {
   reason: string;
   queue: Session[];
   timer: ReturnType<typeof setInterval> | undefined;
+}
+
+/** Error frames that end a session because of the gateway's own trouble, not the terminal's. */
+function isServerSideFailure(code: string): boolean {
+  return code === 'PCM_ERR_STORE_UNAVAILABLE' || code === 'PCM_ERR_NOT_READY' || code === 'PCM_ERR_INTERNAL';
 }
 
 export function errorFrame(err: PcmError): ErrorFrame {

@@ -23,6 +23,8 @@ export interface EngineMetrics {
   frameRejected(code: string): void;
   /** The resync sweep found a session behind the store's counter and pumped it (a relay event was lost or late). */
   resynced?(): void;
+  /** A terminal's connect was refused by flapping detection (`flagged`: this refusal started a penalty). */
+  flapRefused?(flagged: boolean): void;
 }
 
 export const noopMetrics: EngineMetrics = {

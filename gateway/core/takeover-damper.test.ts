@@ -38,3 +38,26 @@ describe('engine: takeover loop (two devices, one terminal id)', () => {
     await e.close();
   });
 });
+
+describe('engine: the latest dial wins a takeover, not the connection finished last', () => {
+  it('a connection that dialed before the session in place is closed with SESSION_TAKEN_OVER; the live session stays', async () => {
+    const e = new DeliveryEngine(
+      { gatewayId: 'g', heartbeatSeconds: 30, maxSessions: 10, resyncIntervalMs: 0 },
+      { store: new MemoryMessageStore(), directory: new MemorySessionDirectory(), relay: new InProcessRelayHub().bus(), metrics: noopMetrics },
+    );
+    await e.start();
+    const live = Object.assign(new RecordingConnection('storm'), { dialedAt: 2000 });
+    const stale = Object.assign(new RecordingConnection('storm'), { dialedAt: 1000 });
+    const newer = Object.assign(new RecordingConnection('storm'), { dialedAt: 3000 });
+    await e.connect(live);
+    await e.connect(stale); // finished after `live`, but dialed before it
+    expect(stale.frames).toEqual([{ type: 'error', code: 'PCM_ERR_SESSION_TAKEN_OVER', message: 'a newer connection of this terminal is already in place' }]);
+    expect(live.frames.some((f) => f.type === 'error')).toBe(false);
+    await e.submit({ terminalId: 'storm', payload: '"x"', ttlSeconds: 60 });
+    await new Promise((r) => setTimeout(r, 20));
+    expect(live.seqs()).toEqual([1]);
+    await e.connect(newer); // a later dial still takes over as before
+    expect(live.frames.some((f) => f.type === 'error' && f.code === 'PCM_ERR_SESSION_TAKEN_OVER')).toBe(true);
+    await e.close();
+  });
+});

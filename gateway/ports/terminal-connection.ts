@@ -10,6 +10,11 @@ export interface TerminalConnection {
   readonly protocol: Protocol;
   readonly remoteAddress?: string;
   /**
+   * When the transport was accepted (`performance.now()` of this process; gateway/adapters/
+   * dial-time.ts). A connection that dialed before the session in place does not take it over.
+   */
+  readonly dialedAt?: number;
+  /**
    * Sends one server frame. `message` frames go to the terminal's message channel (WebSocket
    * text frame / MQTT `messages` topic at QoS 1); `drain` and `error` to control.
    * `encoded`, when given, is the frame already serialized as JSON (the engine splices the

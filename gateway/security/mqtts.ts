@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { Aedes } from 'aedes';
 import type { TlsMaterial } from './tls.js';
 import { guardMqttPackets } from './mqtt-packet-guard.js';
+import { stampDial } from '../adapters/dial-time.js';
 
 /**
  * MQTT over TLS (mqtts, conventionally port 8883): a TLS listener handing each decrypted
@@ -25,6 +26,7 @@ export class MqttsListener {
     // noDelay as on the plain MQTT listener: QoS 1 exchanges are small packets, and Nagle
     // would hold each one ~40 ms waiting for the peer's delayed ACK.
     const server = createServer({ ...this.tls, noDelay: true, handshakeTimeout: this.handshakeTimeoutMs }, (sock) => {
+      stampDial(sock);
       guardMqttPackets(sock, this.maxPacketBytes);
       this.broker.handle(sock);
     });

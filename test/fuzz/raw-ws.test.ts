@@ -12,7 +12,9 @@ describe('raw WebSocket frames', () => {
   let t: TestGateway;
   const id = 'raw-ws-1';
   beforeAll(async () => {
-    t = await startGateway({ mqtt: false });
+    // One terminal id dials a dozen times in a second here: flapping detection (PCM_FLAP_*,
+    // test/e2e/flapping.test.ts) would rightly slow it down, which is not what this file tests.
+    t = await startGateway({ mqtt: false, config: { flapMaxConnects: 0 } });
     for (let i = 0; i < 3; i++) expect((await t.send(id, { payload: i })).status).toBe(202);
   });
   afterAll(() => t.close());

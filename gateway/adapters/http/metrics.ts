@@ -14,6 +14,8 @@ export class GatewayMetrics implements EngineMetrics {
   private readonly expiredC: Counter;
   private readonly resyncedC: Counter;
   private readonly refusedC: Counter;
+  private readonly flapRefusedC: Counter;
+  private readonly flappingC: Counter;
   private readonly rejectedC: Counter<'code'>;
   private readonly framesRejectedC: Counter<'code'>;
   private readonly sessionsOpenedC: Counter<'protocol'>;
@@ -40,6 +42,8 @@ export class GatewayMetrics implements EngineMetrics {
     this.expiredC = new Counter({ name: 'pcm_messages_expired_total', help: 'Messages the gateway found expired and did not deliver (ttlSeconds 0 with no connected terminal, or TTL passed before the write); messages expiring unseen in the store are not counted.', registers });
     this.resyncedC = new Counter({ name: 'pcm_resync_pumps_total', help: 'Sessions the periodic resync found behind the store counter and drained (lost or late relay events).', registers });
     this.refusedC = new Counter({ name: 'pcm_connections_refused_total', help: 'Terminal connections refused by admission control (PCM_MAX_CONNECTS_PER_SECOND), WebSocket and MQTT.', registers });
+    this.flapRefusedC = new Counter({ name: 'pcm_connections_flapping_refused_total', help: 'Terminal connects refused by flapping detection (PCM_FLAP_MAX_CONNECTS per PCM_FLAP_WINDOW_SECONDS), WebSocket and MQTT; early returns during a penalty included.', registers });
+    this.flappingC = new Counter({ name: 'pcm_terminals_flapping_total', help: 'Penalties started by flapping detection (a terminal caught connecting too often; once per penalty).', registers });
     if (opts.isDraining) {
       const isDraining = opts.isDraining;
       new Gauge({ name: 'pcm_draining', help: '1 while this gateway is draining (marked in the assignments), else 0.', registers, collect() { this.set(isDraining() ? 1 : 0); } });
@@ -70,6 +74,11 @@ export class GatewayMetrics implements EngineMetrics {
   }
   connectionRefused(): void {
     this.refusedC.inc();
+  }
+
+  flapRefused(flagged: boolean): void {
+    this.flapRefusedC.inc();
+    if (flagged) this.flappingC.inc();
   }
 
   resynced(): void {

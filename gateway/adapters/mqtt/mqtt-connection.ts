@@ -3,6 +3,7 @@ import { encodeServerFrame } from '../../../protocol/codec.js';
 import type { ServerFrame } from '../../../protocol/frames.js';
 import { topics } from '../../../protocol/topics.js';
 import type { TerminalConnection } from '../../ports/terminal-connection.js';
+import { dialedAt } from '../dial-time.js';
 
 /** How long an engine-initiated close waits for the last frame (drain/error) to be written. */
 const CLOSE_GRACE_MS = 1000;
@@ -19,6 +20,7 @@ export class MqttTerminalConnection implements TerminalConnection {
   readonly protocol = 'mqtt' as const;
   readonly terminalId: string;
   readonly remoteAddress?: string;
+  readonly dialedAt?: number;
   private readonly messagesTopic: string;
   private readonly controlTopic: string;
   private inFlightWrites = 0;
@@ -30,6 +32,7 @@ export class MqttTerminalConnection implements TerminalConnection {
     this.controlTopic = topics.control(client.id);
     const sock = client.conn as { remoteAddress?: string };
     this.remoteAddress = sock.remoteAddress;
+    this.dialedAt = dialedAt(client.conn as object | undefined);
   }
 
   private subscribed(topic: string): boolean {

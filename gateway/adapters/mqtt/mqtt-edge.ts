@@ -10,6 +10,7 @@ import { mayPublish, maySubscribe, parseTopic, topics } from '../../../protocol/
 import type { DeliveryEngine } from '../../core/engine.js';
 import type { ConnectBucket } from '../../core/admission.js';
 import { MqttTerminalConnection } from './mqtt-connection.js';
+import { stampDial } from '../dial-time.js';
 import { guardMqttPackets } from '../../security/mqtt-packet-guard.js';
 
 export interface MqttEdgeOptions {
@@ -79,6 +80,13 @@ export class MqttEdge {
             if (client.id !== claims.terminalId || username !== claims.terminalId) {
               log.debug({ clientId: client.id, username, sub: claims.terminalId }, 'mqtt connect refused: client id/username differ from the token subject');
               done(authError(NOT_AUTHORIZED, 'client id and username must equal the token subject'), false);
+              return;
+            }
+            // Flapping detection (engine.admitTerminal): MQTT 3.1.1 has no retry hint, so CONNACK 3.
+            const steady = opts.engine.admitTerminal(claims.terminalId);
+            if (!steady.ok) {
+              log.debug({ clientId: client.id, retryAfterMs: steady.retryAfterMs }, 'mqtt connect refused: flapping');
+              done(authError(SERVER_UNAVAILABLE, 'terminal reconnects too often'), false);
               return;
             }
             done(null, true);
@@ -166,6 +174,7 @@ export class MqttEdge {
   registerWebSocketRoute(app: FastifyInstance): void {
     app.get('/mqtt', { websocket: true, config: { rateLimit: false } }, (socket, req) => {
       const stream = createWebSocketStream(socket);
+      stampDial(stream);
       guardMqttPackets(stream, this.maxPacketBytes);
       stream.on('error', () => stream.destroy());
       this.broker.handle(stream, req.raw);
@@ -177,6 +186,7 @@ export class MqttEdge {
       // Small MQTT packets (PUBLISH, PUBACK) must not wait for Nagle's algorithm to meet the
       // peer's delayed ACK (~40 ms per exchange); `ws` sets the same on WebSocket sockets.
       sock.setNoDelay(true);
+      stampDial(sock);
       guardMqttPackets(sock, this.maxPacketBytes); // aedes has no packet size limit (issue 8)
       this.broker.handle(sock);
     });

@@ -42,6 +42,7 @@ export class WsTerminalConnection implements TerminalConnection {
     readonly socket: WebSocket,
     readonly terminalId: string,
     readonly remoteAddress?: string,
+    readonly dialedAt?: number,
   ) {}
 
   send(frame: ServerFrame, encoded?: string): void {

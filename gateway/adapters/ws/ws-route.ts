@@ -8,6 +8,7 @@ import type { DeliveryEngine } from '../../core/engine.js';
 import { HeartbeatSweeper } from './heartbeat.js';
 import { WsTerminalConnection } from './ws-connection.js';
 import type { ConnectBucket } from '../../core/admission.js';
+import { dialedAt, stampDial } from '../dial-time.js';
 
 export interface WsRouteOptions {
   engine: DeliveryEngine;
@@ -58,6 +59,9 @@ export function releaseUpgradeResponse(req: FastifyRequest): void {
 export function registerWsRoute(app: FastifyInstance, opts: WsRouteOptions): HeartbeatSweeper<WsTerminalConnection> {
   const { engine } = opts;
   const sweeper = new HeartbeatSweeper<WsTerminalConnection>(opts.heartbeatSeconds * 1000);
+  // Accept order is dial order (the kernel's accept queue is FIFO): stamp every socket.
+  app.server.on('connection', stampDial);
+  app.server.on('secureConnection', stampDial);
 
   app.get(
     '/v1/connect',
@@ -72,6 +76,13 @@ export function registerWsRoute(app: FastifyInstance, opts: WsRouteOptions): Hea
           throw new PcmError('PCM_ERR_OVERLOADED', `too many terminal connections per second; retry in ${admitted.retryAfterMs} ms`, { details: { retryAfterMs: admitted.retryAfterMs } });
         }
         const claims = await verifyTerminalToken(opts.terminalJwtSecret, terminalToken(req));
+        // Flapping detection after the token (nobody can get another terminal slowed down),
+        // before the upgrade: a flapping terminal costs no session, store read or claim.
+        const steady = engine.admitTerminal(claims.terminalId);
+        if (!steady.ok) {
+          void reply.header('retry-after', String(Math.max(1, Math.ceil(steady.retryAfterMs / 1000))));
+          throw new PcmError('PCM_ERR_FLAPPING', `terminal ${claims.terminalId} reconnects too often; retry in ${steady.retryAfterMs} ms`, { details: { retryAfterMs: steady.retryAfterMs } });
+        }
         req.terminalId = claims.terminalId;
       },
     },
@@ -86,7 +97,7 @@ export function registerWsRoute(app: FastifyInstance, opts: WsRouteOptions): Hea
         log.debug({ terminalId, err }, 'websocket error');
         socket.terminate();
       });
-      const conn = new WsTerminalConnection(socket, terminalId, req.ip);
+      const conn = new WsTerminalConnection(socket, terminalId, req.ip, dialedAt(req.raw.socket));
       sweeper.add(conn);
       socket.on('pong', () => sweeper.alive(conn));
       socket.on('message', (data: RawData, isBinary: boolean) => {
