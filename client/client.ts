@@ -56,6 +56,8 @@ export interface PcmClientEvents {
   assignment: [Assignment];
   /** The server's counter epoch changed: the duplicate filter was reset (DESIGN.md section 2.3). */
   epochReset: [{ epoch: string }];
+  /** Another connection of this terminal id took the session over (see `onTakeover`). */
+  takenOver: [{ count: number; retryInMs?: number }];
 }
 
 export interface PcmClientOptions {
@@ -80,6 +82,17 @@ export interface PcmClientOptions {
   random?: () => number;
   /** Replace the transport (custom sockets, tests). Default by `protocol`. */
   transportFactory?: TransportFactory;
+  /**
+   * When the gateway says PCM_ERR_SESSION_TAKEN_OVER (another connection with this terminal
+   * id won): 'retry' (default) comes back after `takeoverRetryMs`, doubled for each takeover in
+   * a row (at most 16x), plus the usual jitter, so a terminal that lost a race against its own
+   * stale dial is back within a minute while two devices sharing an id take turns slowly
+   * (the gateway's takeover damping and flapping detection pace them too); 'stop' stops the
+   * client for good (the application decides).
+   */
+  onTakeover?: 'retry' | 'stop';
+  /** First wait after a takeover, ms; default 60,000. */
+  takeoverRetryMs?: number;
 }
 
 type SessionEnd =
@@ -102,6 +115,9 @@ interface Session {
   pollTimer?: NodeJS.Timeout;
   welcomeFallback?: NodeJS.Timeout;
 }
+
+/** A session that lasted this long ends a run of takeovers (the next one waits the base delay). */
+const TAKEOVER_RESET_MS = 10 * 60_000;
 
 /** How long an MQTT session waits for `welcome` before it counts as connected without one. */
 const MQTT_WELCOME_WAIT_MS = 1000;
@@ -135,6 +151,9 @@ export class PcmClient extends EventEmitter<PcmClientEvents> {
   private loop: Promise<void> | undefined;
   private stopped = false;
   private readonly abort = new AbortController();
+  /** Takeovers in a row; reset by a session that lasted TAKEOVER_RESET_MS. */
+  private takeovers = 0;
+  private lastWelcomeAt = 0;
   private _state: ClientState = 'idle';
 
   constructor(private readonly opts: PcmClientOptions) {
@@ -308,6 +327,7 @@ export class PcmClient extends EventEmitter<PcmClientEvents> {
     session.connected = true;
     this._state = 'connected';
     this.backoff.reset();
+    this.lastWelcomeAt = Date.now();
     this.emit('connected', {
       protocol: this.protocol,
       url: session.url,
@@ -346,11 +366,22 @@ export class PcmClient extends EventEmitter<PcmClientEvents> {
       case 'error': {
         const code: ErrorCode = frame.code in ERROR_CATALOGUE ? (frame.code as ErrorCode) : 'PCM_ERR_INTERNAL';
         this.reportError(new PcmError(code, `gateway error ${frame.code}: ${frame.message}`, { details: { serverCode: frame.code } }));
-        // Another connection of this terminal took over: reconnecting would only fight it.
+        // Another connection of this terminal took over. Fighting it at once would only make a
+        // loop; giving up for good would leave a terminal dark after losing a race against its
+        // own stale dial (a lagging gateway). Come back later, later each time in a row.
         if (frame.code === 'PCM_ERR_SESSION_TAKEN_OVER') {
-          session.end ??= { kind: 'stop', reason: 'session taken over by another connection' };
-          this.stopped = true;
-          this.abort.abort();
+          if (this.lastWelcomeAt > 0 && Date.now() - this.lastWelcomeAt > TAKEOVER_RESET_MS) this.takeovers = 0;
+          this.takeovers++;
+          if ((this.opts.onTakeover ?? 'retry') === 'stop') {
+            this.emit('takenOver', { count: this.takeovers });
+            session.end ??= { kind: 'stop', reason: 'session taken over by another connection' };
+            this.stopped = true;
+            this.abort.abort();
+          } else {
+            const retryInMs = (this.opts.takeoverRetryMs ?? 60_000) * 2 ** Math.min(this.takeovers - 1, 4);
+            this.emit('takenOver', { count: this.takeovers, retryInMs });
+            session.end ??= { kind: 'closed', reason: 'session taken over by another connection', retryAfterMs: retryInMs };
+          }
         }
         return;
       }
