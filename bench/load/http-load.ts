@@ -18,7 +18,7 @@ interface Args {
 }
 
 await serveChild(async (a: Args) => {
-  const pool = new Pool(a.url, { connections: a.connections ?? 16, pipelining: a.pipelining ?? 4, keepAliveTimeout: 60_000 });
+  const pool = new Pool(a.url, { connections: a.connections ?? 64, pipelining: a.pipelining ?? 1, keepAliveTimeout: 60_000 });
   const body = JSON.stringify({ payload: BENCH_PAYLOAD, ttlSeconds: 3600 });
   return {
     ready: { pid: process.pid },

@@ -9,7 +9,7 @@ export const discovery: Scenario = {
   summary: 'GET /v1/discovery/{id} on PCM discovery vs a bare fastify GET route',
   async run(ctx) {
     const durationMs = ctx.quick ? 2_000 : 10_000;
-    const load = { connections: 16, pipelining: 4 };
+    const load = { connections: 64, pipelining: 1 }; // 64 requests really in flight: node serves pipelined requests on one connection one at a time
     const rows: ResultRow[] = [];
     const measure = async (name: string, role: 'pcm' | 'baseline', server: string, note: string) => {
       const s = await ctx.spawn(name, server, { gateways: 6 });

@@ -14,7 +14,7 @@ export const http: Scenario = {
   summary: 'POST /v1/terminals/{id}/messages on PCM (sqlite FULL, NORMAL, memory) vs a bare fastify route',
   async run(ctx) {
     const durationMs = ctx.quick ? 2_000 : 10_000;
-    const load = { connections: 16, pipelining: 4 };
+    const load = { connections: 64, pipelining: 1 }; // 64 requests really in flight: node serves pipelined requests on one connection one at a time
     const inflight = 64;
     const rows: ResultRow[] = [];
     const measure = async (name: string, role: 'pcm' | 'baseline', server: string, args: Record<string, unknown>, note: string) => {

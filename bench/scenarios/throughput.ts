@@ -38,7 +38,7 @@ export const throughput: Scenario = {
       const gw = await ctx.spawn(`gw-${mode}`, 'servers/gateway.ts', { ...store, dataDir: tempDataDir('tput') });
       const url = String(mode === 'pcm-ws' ? gw.ready.websocketUrl : gw.ready.mqttUrl);
       const load = await connectTerminals(ctx, mode, mode, url, 'tp-', terminals, { perLoader });
-      const sender = await ctx.spawn('sender', 'load/http-load.ts', { url: gw.ready.httpUrl, connections: 16, pipelining: 4 });
+      const sender = await ctx.spawn('sender', 'load/http-load.ts', { url: gw.ready.httpUrl, connections: 64, pipelining: 1 });
       t0 = performance.now();
       const perRequest = sendKind === 'fanout' ? fanout : 1;
       const run = sendKind === 'fanout'

@@ -114,6 +114,28 @@ export interface WriteResult {
 }
 
 /**
+ * An append result as it crosses the thread boundary: a fresh append only needs its seq and
+ * epoch (the caller holds the message and its time and rebuilds the stored form exactly as
+ * the writer did: toStoredMessage), so the payload is not cloned back; an idempotent replay
+ * carries the first result in full.
+ */
+export type SlimAppend = { seq: number; epoch: string; collapsedSeq?: number } | { full: AppendResult };
+
+export function slimAppend(r: AppendResult): SlimAppend {
+  if (r.duplicate) return { full: r };
+  const out: SlimAppend = { seq: r.message.seq, epoch: r.epoch };
+  if (r.collapsedSeq !== undefined) out.collapsedSeq = r.collapsedSeq;
+  return out;
+}
+
+export function expandAppend(a: SlimAppend, item: AppendItem): AppendResult {
+  if ('full' in a) return a.full;
+  const r: AppendResult = { message: toStoredMessage(item.msg, a.seq, item.now), epoch: a.epoch, duplicate: false };
+  if (a.collapsedSeq !== undefined) r.collapsedSeq = a.collapsedSeq;
+  return r;
+}
+
+/**
  * The synchronous SQLite half of the store: one better-sqlite3 connection and its prepared
  * statements. SqliteMessageStore runs one of these for writes (in a worker thread by default,
  * so an fsync never blocks the event loop) and one on the main thread for reads.
@@ -143,7 +165,7 @@ export class SqliteStoreCore {
       dropCollapse: db.prepare('DELETE FROM collapse WHERE terminal_id = ?'),
       insertMessage: db.prepare(
         `INSERT INTO messages (terminal_id, seq, message_id, payload, created_at, expires_at, correlation_id, collapse_key)
-         VALUES (@terminal_id, @seq, @message_id, @payload, @created_at, @expires_at, @correlation_id, @collapse_key)`,
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
       getCollapse: db.prepare<[string, string], { seq: number }>('SELECT seq FROM collapse WHERE terminal_id = ? AND collapse_key = ?'),
       setCollapse: db.prepare(
@@ -221,11 +243,17 @@ export class SqliteStoreCore {
       const prior = s.getIdem.get(msg.terminalId, msg.idempotencyKey, now);
       if (prior) return { ...(JSON.parse(prior.result) as AppendResult), duplicate: true };
     }
-    this.counter(msg.terminalId);
-    const c = s.bumpCounter.get(msg.terminalId)!;
+    // One statement for the common case (the counter exists); a missing counter is created first.
+    let c = s.bumpCounter.get(msg.terminalId);
+    if (!c) {
+      this.counter(msg.terminalId);
+      c = s.bumpCounter.get(msg.terminalId)!;
+    }
     const message = toStoredMessage(msg, c.last_seq, now);
     // ttl 0 = deliver now or drop (invariant 2.4): it takes a seq but is never stored as pending.
-    if (msg.ttlSeconds > 0) s.insertMessage.run(toRow(message));
+    if (msg.ttlSeconds > 0) {
+      s.insertMessage.run(message.terminalId, message.seq, message.messageId, message.payload, message.createdAt, message.expiresAt, message.correlationId ?? null, message.collapseKey ?? null);
+    }
     let collapsedSeq: number | undefined;
     if (msg.collapseKey !== undefined) {
       const older = s.getCollapse.get(msg.terminalId, msg.collapseKey)?.seq;
@@ -292,18 +320,6 @@ function toState(c: CounterRow): QueueState {
   return { epoch: c.epoch, lastSeq: c.last_seq, lastAckedSeq: c.acked_seq };
 }
 
-function toRow(m: StoredMessage): MessageRow {
-  return {
-    terminal_id: m.terminalId,
-    seq: m.seq,
-    message_id: m.messageId,
-    payload: m.payload,
-    created_at: m.createdAt,
-    expires_at: m.expiresAt,
-    correlation_id: m.correlationId ?? null,
-    collapse_key: m.collapseKey ?? null,
-  };
-}
 
 function fromRow(r: MessageRow): StoredMessage {
   const m: StoredMessage = {

@@ -3,7 +3,7 @@ import { systemClock, type Clock } from '../../../common/clock.js';
 import { PcmError } from '../../../common/errors.js';
 import type { AckResult, AppendResult, MessageStore, NewMessage, PendingQuery, QueueState, StoredMessage } from '../../ports/message-store.js';
 import { checkAckSeq, checkNewMessage } from '../store-shared.js';
-import { SqliteStoreCore, fromErrorData, type WriteBatch, type WriteResult } from './sqlite-core.js';
+import { SqliteStoreCore, expandAppend, fromErrorData, type SlimAppend, type WriteBatch, type WriteResult } from './sqlite-core.js';
 import { sqliteError, type SqliteOptions } from './sqlite-open.js';
 
 interface Waiter<T> {
@@ -63,14 +63,17 @@ class ThreadWriter implements Writer {
     this.spawn(); // now, not at the first send: starting the thread takes a few hundred ms
   }
 
-  write(batch: WriteBatch): Promise<WriteResult> {
+  async write(batch: WriteBatch): Promise<WriteResult> {
     const w = this.worker ?? this.spawn();
     const id = this.nextId++;
-    return new Promise<WriteResult>((resolve, reject) => {
+    const r = await new Promise<WriteResult>((resolve, reject) => {
       this.waiting.set(id, { resolve, reject });
       w.ref();
       w.postMessage({ id, batch });
     });
+    // the thread sends fresh appends back slim (seq + epoch): rebuild them from the batch
+    const slim = r.appends as unknown as SlimAppend[];
+    return { ...r, appends: slim.map((a, i) => expandAppend(a, batch.appends[i]!)) };
   }
 
   async close(): Promise<void> {

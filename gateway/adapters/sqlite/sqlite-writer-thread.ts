@@ -1,5 +1,5 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import { SqliteStoreCore, errorData, type WriteBatch } from './sqlite-core.js';
+import { SqliteStoreCore, errorData, slimAppend, type WriteBatch } from './sqlite-core.js';
 import type { SqliteOptions } from './sqlite-open.js';
 
 /**
@@ -28,7 +28,8 @@ port.on('message', (m: In) => {
     return;
   }
   try {
-    port.postMessage({ id: m.id, ok: core.write(m.batch) });
+    const r = core.write(m.batch);
+    port.postMessage({ id: m.id, ok: { ...r, appends: r.appends.map(slimAppend) } });
   } catch (err) {
     port.postMessage({ id: m.id, err: errorData(err) });
   }
