@@ -157,7 +157,9 @@ describe.each<Protocol>(['websocket', 'mqtt'])('PcmClient over %s against a real
     expect(delays[delays.length - 1]).toBe(40);
   });
 
-  it.skipIf(protocol === 'mqtt')('a refused upgrade with Retry-After waits the hint plus its backoff (admission, flapping)', async () => {
+  // WebSocket only (registered, not skipped, per transport): an MQTT refusal is CONNACK 3,
+  // which carries no retry hint.
+  if (protocol !== 'mqtt') it('a refused upgrade with Retry-After waits the hint plus its backoff (admission, flapping)', async () => {
     const id = newId();
     const c = await client(id, { handler: () => {} });
     const refusals: { delayMs: number; reason: string }[] = [];
