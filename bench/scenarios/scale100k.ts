@@ -26,6 +26,10 @@ export const scale100k: Scenario = {
       target = fits;
     }
     const perGateway = Math.ceil(target / gateways);
+    // 12 loader groups (6 gateways x WS/MQTT): the first `target % 12` take one more, so the
+    // groups add up to the target exactly (floor(100,000 / 12) x 12 is 99,996).
+    const groups = gateways * 2;
+    const groupSize = (i: number) => Math.floor(target / groups) + (i < target % groups ? 1 : 0);
     const budgetMs = ctx.quick ? 20_000 : 240_000;
     const gws: Child[] = [];
     for (let g = 0; g < gateways; g++) gws.push(await ctx.spawn(`gw-${g}`, 'servers/gateway.ts', { store: 'sqlite', gatewayId: `gw-${g}`, dataDir: tempDataDir(`scale-${g}`), heartbeatSeconds: 120 }));
@@ -33,7 +37,7 @@ export const scale100k: Scenario = {
     const t0 = performance.now();
     // Every gateway gets half WS, half MQTT, from its own loaders with their own source addresses.
     const results = await Promise.all(gws.flatMap((gw, g) => (['pcm-ws', 'pcm-mqtt'] as const).map((mode, m) => {
-      const n = Math.floor(perGateway / 2);
+      const n = groupSize(g * 2 + m);
       return connectTerminals(ctx, `gw${g}-${mode}`, mode, String(mode === 'pcm-ws' ? gw.ready.websocketUrl : gw.ready.mqttUrl), `s${g}${m}-`, n, { budgetMs, concurrency: 16, firstChildIndex: g * 4 + m * 2 });
     })));
     const ms = performance.now() - t0;
