@@ -1,7 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import http from 'node:http';
-import mqtt from 'mqtt';
-import { sleep, startGateway, WsTerminal, type TestGateway } from './harness.js';
+import { mqttConnackCode, refusedUpgrade, sleep, startGateway, WsTerminal, type TestGateway } from './harness.js';
 
 /**
  * Admission control (PCM_MAX_CONNECTS_PER_SECOND, issue 6): one token bucket for every terminal
@@ -20,17 +18,7 @@ describe('connection admission control (e2e)', () => {
     await t?.close();
   });
 
-  const mqttConnect = async (id: string) => {
-    const c = mqtt.connect(`mqtt://127.0.0.1:${t.mqttPort}`, { clientId: id, username: id, password: await t.token(id), reconnectPeriod: 0, protocolVersion: 4 });
-    try {
-      return await new Promise<number>((resolve) => {
-        c.once('connect', () => resolve(0));
-        c.once('error', (err: Error & { code?: number }) => resolve(err.code ?? -1));
-      });
-    } finally {
-      c.end(true);
-    }
-  };
+  const mqttConnect = (id: string) => mqttConnackCode(t, id);
 
   it('refuses WebSocket upgrades beyond the rate with 503 + Retry-After, MQTT with CONNACK 3, then admits again', async () => {
     const open: WsTerminal[] = [];
@@ -41,13 +29,7 @@ describe('connection admission control (e2e)', () => {
     );
     expect(refused?.status).toBe(503);
     expect(refused?.body?.code).toBe('PCM_ERR_OVERLOADED');
-    const token = await t.token('adm-y');
-    const res = await new Promise<http.IncomingMessage>((resolve, reject) => {
-      const req = http.get({ host: '127.0.0.1', port: t.httpPort, path: '/v1/connect', headers: { authorization: `Bearer ${token}`, connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==' } }, resolve);
-      req.on('upgrade', () => reject(new Error('upgraded although over the rate')));
-      req.on('error', reject);
-    });
-    res.resume();
+    const res = await refusedUpgrade(t, 'adm-y');
     expect(res.statusCode).toBe(503);
     expect(Number(res.headers['retry-after'])).toBeGreaterThanOrEqual(1);
     expect(await mqttConnect('adm-m1')).toBe(3);

@@ -1,7 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import http from 'node:http';
-import mqtt from 'mqtt';
-import { sleep, startGateway, WsTerminal, type TestGateway } from './harness.js';
+import { mqttConnackCode, refusedUpgrade, sleep, startGateway, WsTerminal, type TestGateway } from './harness.js';
 
 /**
  * Flapping detection (issue 8, PCM_FLAP_*) on real sockets: a terminal id that connects more
@@ -31,17 +29,7 @@ describe('flapping detection (e2e)', () => {
       (err: { status?: number; body?: { code?: string } }) => err,
     );
 
-  const mqttConnect = async (id: string) => {
-    const c = mqtt.connect(`mqtt://127.0.0.1:${t.mqttPort}`, { clientId: id, username: id, password: await t.token(id), reconnectPeriod: 0, protocolVersion: 4 });
-    try {
-      return await new Promise<number>((resolve) => {
-        c.once('connect', () => resolve(0));
-        c.once('error', (err: Error & { code?: number }) => resolve(err.code ?? -1));
-      });
-    } finally {
-      await c.endAsync(true);
-    }
-  };
+  const mqttConnect = (id: string) => mqttConnackCode(t, id);
 
   const metric = async (name: string) => {
     const text = await fetch(`http://127.0.0.1:${t.httpPort}/metrics`).then((r) => r.text());
@@ -55,13 +43,7 @@ describe('flapping detection (e2e)', () => {
     expect(refused?.body?.code).toBe('PCM_ERR_FLAPPING');
 
     // The raw upgrade shows the retry hint.
-    const token = await t.token('flappy');
-    const res = await new Promise<http.IncomingMessage>((resolve, reject) => {
-      const req = http.get({ host: '127.0.0.1', port: t.httpPort, path: '/v1/connect', headers: { authorization: `Bearer ${token}`, connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==' } }, resolve);
-      req.on('upgrade', () => reject(new Error('upgraded although flapping')));
-      req.on('error', reject);
-    });
-    res.resume();
+    const res = await refusedUpgrade(t, 'flappy');
     expect(res.statusCode).toBe(503);
     expect(Number(res.headers['retry-after'])).toBeGreaterThanOrEqual(1);
     expect(Number(res.headers['retry-after'])).toBeLessThanOrEqual(PENALTY_S);

@@ -2,6 +2,7 @@
  * End-to-end harness: a real gateway on 127.0.0.1 ephemeral ports, real WebSocket and MQTT
  * clients, real HTTP. Each test file builds its own gateway(s), so files run in parallel.
  */
+import http from 'node:http';
 import WebSocket from 'ws';
 import mqtt, { type MqttClient } from 'mqtt';
 import { randomBytes } from 'node:crypto';
@@ -98,6 +99,32 @@ export async function waitUntil<T>(fn: () => T | undefined | false, timeoutMs = 
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** An MQTT CONNECT as terminal `id` with its JWT: resolves the CONNACK return code (0 = accepted). */
+export async function mqttConnackCode(t: TestGateway, id: string): Promise<number> {
+  const c = mqtt.connect(`mqtt://127.0.0.1:${t.mqttPort}`, { clientId: id, username: id, password: await t.token(id), reconnectPeriod: 0, protocolVersion: 4 });
+  try {
+    return await new Promise<number>((resolve) => {
+      c.once('connect', () => resolve(0));
+      c.once('error', (err: Error & { code?: number }) => resolve(err.code ?? -1));
+    });
+  } finally {
+    await c.endAsync(true);
+  }
+}
+
+/** A raw WebSocket upgrade request expected to be refused: the HTTP answer (status, Retry-After). */
+export async function refusedUpgrade(t: TestGateway, id: string): Promise<http.IncomingMessage> {
+  const token = await t.token(id);
+  const res = await new Promise<http.IncomingMessage>((resolve, reject) => {
+    const headers = { authorization: `Bearer ${token}`, connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==' };
+    const req = http.get({ host: '127.0.0.1', port: t.httpPort, path: '/v1/connect', headers }, resolve);
+    req.on('upgrade', () => reject(new Error(`${id}: upgraded although it should have been refused`)));
+    req.on('error', reject);
+  });
+  res.resume();
+  return res;
+}
 
 /** A raw WebSocket terminal recording every frame. */
 export class WsTerminal {
