@@ -4,7 +4,7 @@
  * engine lets the latest *dial* win a takeover, not the connection it happens to finish last:
  * under a storm an overloaded gateway can finish the upgrade of a dial the terminal abandoned
  * long ago (its handshake timed out) after the terminal's newer connection, and that stale
- * socket must not take the live session over (the SDK stops for good on a takeover).
+ * socket must not take the live session over (its SDK would back off for a minute, docs/client.md).
  */
 const accepted = new WeakMap<object, number>();
 

@@ -336,8 +336,8 @@ export class DeliveryEngine {
     if (old && conn.dialedAt !== undefined && old.conn.dialedAt !== undefined && conn.dialedAt < old.conn.dialedAt) {
       // The latest dial wins, not the connection finished last (issue 8): an overloaded gateway
       // can complete a dial its terminal abandoned (handshake timeout) after the terminal's newer
-      // connection. Taking over would close the live session, and the SDK stops for good on a
-      // takeover; the stale dial is the one that goes.
+      // connection. Taking over would close the live session (and send its SDK into the takeover
+      // back-off, docs/client.md); the stale dial is the one that goes.
       this.log.info({ terminalId, sessionId: old.sessionId }, 'stale dial: dialed before the session in place; closing it instead of taking over');
       conn.send(errorFrame(new PcmError('PCM_ERR_SESSION_TAKEN_OVER', 'a newer connection of this terminal is already in place')));
       conn.close('stale dial');
