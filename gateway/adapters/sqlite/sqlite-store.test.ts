@@ -205,6 +205,65 @@ describe('SqliteMessageStore beyond the contract', () => {
     }
   });
 
+  it('pipelined group commits: groups posted while one is on disk keep call order across groups and terminals', async () => {
+    // maxBatch 5 forces many groups; all are posted without waiting for the one before
+    const store = new SqliteMessageStore({ file, sweepIntervalMs: 0, maxBatch: 5, maxInFlight: 8 });
+    try {
+      const now = Date.now();
+      const rs = await Promise.all(
+        Array.from({ length: 120 }, (_, i) => store.append({ terminalId: `p${i % 3}`, payload: `{"i":${i}}`, ttlSeconds: 60, messageId: `p${i}` }, now)),
+      );
+      for (let t = 0; t < 3; t++) {
+        const mine = rs.filter((r) => r.message.terminalId === `p${t}`);
+        expect(mine.map((r) => r.message.seq)).toEqual(mine.map((_, k) => k + 1));
+        expect(mine.map((r) => r.message.messageId)).toEqual(mine.map((_, k) => `p${k * 3 + t}`));
+      }
+      // acks are judged against the appends committed before them
+      const [a0, a1] = await Promise.allSettled([store.ack('p0', 40), store.ack('p1', 41)]);
+      expect(a0).toEqual({ status: 'fulfilled', value: { lastAckedSeq: 40, advanced: true } });
+      expect(a1.status === 'rejected' && isPcmError(a1.reason, 'PCM_ERR_INVALID_ACK')).toBe(true);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('a file with the older WITHOUT ROWID messages table keeps working, untouched', async () => {
+    const old = new Database(file);
+    old.exec(`CREATE TABLE messages (terminal_id TEXT NOT NULL, seq INTEGER NOT NULL, message_id TEXT NOT NULL, payload TEXT NOT NULL,
+      created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL, correlation_id TEXT, collapse_key TEXT, PRIMARY KEY (terminal_id, seq)) WITHOUT ROWID`);
+    old.close();
+    const store = new SqliteMessageStore({ file, sweepIntervalMs: 0 });
+    try {
+      const now = Date.now();
+      for (let i = 1; i <= 4; i++) await store.append({ terminalId: 'o1', payload: '{}', ttlSeconds: 60, messageId: `o${i}` }, now);
+      await store.ack('o1', 2);
+      expect((await store.pending('o1', { limit: 10, now })).map((m) => m.messageId)).toEqual(['o3', 'o4']);
+    } finally {
+      await store.close();
+    }
+    const db = new Database(file, { readonly: true });
+    const sql = (db.prepare("SELECT sql FROM sqlite_master WHERE name = 'messages'").get() as { sql: string }).sql;
+    const keyIndex = db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'messages_key'").get();
+    db.close();
+    expect(sql).toMatch(/WITHOUT ROWID/);
+    expect(keyIndex).toBeUndefined(); // no second copy of the primary key
+  });
+
+  it('a new file gets the append-ordered messages table with its unique (terminal_id, seq) index', async () => {
+    const store = new SqliteMessageStore({ file, sweepIntervalMs: 0 });
+    try {
+      await store.append({ terminalId: 'n1', payload: '{}', ttlSeconds: 60, messageId: 'n1' }, Date.now());
+    } finally {
+      await store.close();
+    }
+    const db = new Database(file);
+    const sql = (db.prepare("SELECT sql FROM sqlite_master WHERE name = 'messages'").get() as { sql: string }).sql;
+    expect(sql).not.toMatch(/WITHOUT ROWID/);
+    // the index enforces what the primary key did: one row per (terminal, seq)
+    expect(() => db.prepare("INSERT INTO messages VALUES ('n1', 1, 'dup', '{}', 0, 1, NULL, NULL)").run()).toThrow(/UNIQUE/);
+    db.close();
+  });
+
   it('a closed store answers PCM_ERR_STORE_UNAVAILABLE', async () => {
     const store = new SqliteMessageStore({ file, sweepIntervalMs: 0 });
     await store.close();

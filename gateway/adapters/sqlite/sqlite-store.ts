@@ -29,6 +29,13 @@ export interface SqliteMessageStoreOptions extends SqliteOptions {
    * meanwhile goes into the next one. `false` writes on the calling thread (tests, tools).
    */
   writerThread?: boolean;
+  /**
+   * Group commits posted to the writer before the first of them answered (default 4). A group
+   * formed while earlier ones are on disk is posted at once and written right after them (the
+   * writer thread merges queued groups into one transaction), so a send waits for the rest of
+   * the current commit plus its own, not for a full round trip more. 1 = one commit at a time.
+   */
+  maxInFlight?: number;
 }
 
 /** How a group commit reaches the write connection: on this thread or in the writer thread. */
@@ -48,11 +55,11 @@ class InlineWriter implements Writer {
 }
 
 /**
- * The writer thread (sqlite-writer-thread.ts), one commit in flight at a time (the store
- * never sends the next batch before the last one answered). If the thread dies, the commits
- * it held fail with PCM_ERR_STORE_UNAVAILABLE (nothing was acknowledged for them) and the
- * next write starts a new thread. The thread keeps the process alive only while a commit
- * is in flight.
+ * The writer thread (sqlite-writer-thread.ts). Groups are posted as soon as they are formed,
+ * without waiting for the commit before them: the thread writes them in order and merges
+ * whatever queued up meanwhile into one transaction. If the thread dies, the commits it held
+ * fail with PCM_ERR_STORE_UNAVAILABLE (nothing was acknowledged for them) and the next write
+ * starts a new thread. The thread keeps the process alive only while a commit is in flight.
  */
 class ThreadWriter implements Writer {
   private worker?: Worker;
@@ -91,15 +98,18 @@ class ThreadWriter implements Writer {
     const w = new Worker(new URL('./sqlite-writer-thread.mjs', import.meta.url), { workerData: { file, synchronous, busyTimeoutMs } });
     this.worker = w;
     w.unref();
-    w.on('message', (m: { id?: number; ok?: WriteResult; err?: Parameters<typeof fromErrorData>[0]; fatal?: Parameters<typeof fromErrorData>[0] }) => {
+    type Done = { id: number; ok?: WriteResult; err?: Parameters<typeof fromErrorData>[0] };
+    w.on('message', (m: { done?: Done[]; fatal?: Parameters<typeof fromErrorData>[0] }) => {
       if (m.fatal) return this.failAll(w, fromErrorData(m.fatal));
-      if (m.id === undefined) return;
-      const waiter = this.waiting.get(m.id);
-      this.waiting.delete(m.id);
+      if (!m.done) return;
+      for (const d of m.done) {
+        const waiter = this.waiting.get(d.id);
+        this.waiting.delete(d.id);
+        if (!waiter) continue;
+        if (d.err) waiter.reject(fromErrorData(d.err));
+        else waiter.resolve(d.ok!);
+      }
       if (this.waiting.size === 0) w.unref();
-      if (!waiter) return;
-      if (m.err) waiter.reject(fromErrorData(m.err));
-      else waiter.resolve(m.ok!);
     });
     w.on('error', (err) => this.failAll(w, sqliteError(err, 'SQLite writer thread failed')));
     w.on('exit', (code) => this.failAll(w, new PcmError('PCM_ERR_STORE_UNAVAILABLE', `SQLite writer thread exited (code ${code})`)));
@@ -127,12 +137,13 @@ export class SqliteMessageStore implements MessageStore {
   private readonly writer: Writer;
   private readonly maxBatch: number;
   private readonly sweepTimer?: NodeJS.Timeout;
+  private readonly maxInFlight: number;
   private appends: QueuedAppend[] = [];
   private acks: QueuedAck[] = [];
   private creates: QueuedCreate[] = [];
   private sweeps: QueuedSweep[] = [];
-  /** The running flush loop, if any (at most one: one commit in flight). */
-  private flushing?: Promise<void>;
+  /** Group commits posted to the writer and not answered yet. */
+  private readonly inFlight = new Set<Promise<void>>();
   private scheduled = false;
   private closed = false;
 
@@ -142,6 +153,7 @@ export class SqliteMessageStore implements MessageStore {
     const threaded = opts.writerThread ?? opts.file !== ':memory:';
     this.writer = threaded ? new ThreadWriter(opts) : new InlineWriter(this.reader);
     this.maxBatch = opts.maxBatch ?? 1024;
+    this.maxInFlight = Math.max(1, opts.maxInFlight ?? 4);
     const sweepMs = opts.sweepIntervalMs ?? 60_000;
     if (sweepMs > 0) {
       const clock = opts.clock ?? systemClock;
@@ -220,7 +232,10 @@ export class SqliteMessageStore implements MessageStore {
     this.closed = true;
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     // appends and acks already accepted into the queue are committed, not dropped
-    while (this.flushing || this.queued()) await (this.flushing ?? this.startFlush());
+    while (this.inFlight.size > 0 || this.queued()) {
+      this.flush();
+      await Promise.race(this.inFlight);
+    }
     await this.writer.close();
     this.reader.close();
   }
@@ -230,51 +245,54 @@ export class SqliteMessageStore implements MessageStore {
   }
 
   private schedule(): void {
-    if (this.flushing || this.scheduled) return;
+    if (this.scheduled || this.inFlight.size >= this.maxInFlight) return;
     this.scheduled = true;
     // collect what arrives in this event-loop turn, then commit it together
     setImmediate(() => {
       this.scheduled = false;
-      if (!this.flushing) void this.startFlush();
+      this.flush();
     });
   }
 
-  private startFlush(): Promise<void> {
-    this.flushing = this.flushLoop().finally(() => {
-      this.flushing = undefined;
-    });
-    return this.flushing;
-  }
-
-  private async flushLoop(): Promise<void> {
-    while (this.queued()) {
-      const appends = this.appends.splice(0, this.maxBatch);
-      const acks = this.acks.splice(0, this.maxBatch);
-      const creates = this.creates.splice(0);
-      const sweeps = this.sweeps.splice(0);
-      const batch: WriteBatch = {
-        appends: appends.map((q) => ({ msg: q.msg, now: q.now })),
-        acks: acks.map((q) => ({ terminalId: q.terminalId, seq: q.seq })),
-        creates: creates.map((q) => q.terminalId),
-      };
-      if (sweeps.length > 0) batch.sweepNow = Math.max(...sweeps.map((s) => s.now));
-      let result: WriteResult;
-      try {
-        result = await this.writer.write(batch);
-      } catch (err) {
-        const e = sqliteError(err, 'SQLite write failed');
-        for (const q of [...appends, ...acks, ...creates, ...sweeps]) q.reject(e);
-        continue;
-      }
-      appends.forEach((q, i) => q.resolve(result.appends[i]!));
-      acks.forEach((q, i) => {
-        const o = result.acks[i]!;
-        if ('ok' in o) q.resolve(o.ok);
-        else q.reject(fromErrorData(o.err));
+  /** Posts what is queued as group commits, up to maxInFlight unanswered ones. */
+  private flush(): void {
+    while (this.queued() && this.inFlight.size < this.maxInFlight) {
+      const commit: Promise<void> = this.commit().finally(() => {
+        this.inFlight.delete(commit);
+        if (this.queued()) this.schedule();
       });
-      creates.forEach((q, i) => q.resolve(result.creates[i]!));
-      for (const q of sweeps) q.resolve();
+      this.inFlight.add(commit);
     }
+  }
+
+  /** One group: everything queued (up to maxBatch appends and acks), resolved when it committed. */
+  private async commit(): Promise<void> {
+    const appends = this.appends.splice(0, this.maxBatch);
+    const acks = this.acks.splice(0, this.maxBatch);
+    const creates = this.creates.splice(0);
+    const sweeps = this.sweeps.splice(0);
+    const batch: WriteBatch = {
+      appends: appends.map((q) => ({ msg: q.msg, now: q.now })),
+      acks: acks.map((q) => ({ terminalId: q.terminalId, seq: q.seq })),
+      creates: creates.map((q) => q.terminalId),
+    };
+    if (sweeps.length > 0) batch.sweepNow = Math.max(...sweeps.map((s) => s.now));
+    let result: WriteResult;
+    try {
+      result = await this.writer.write(batch);
+    } catch (err) {
+      const e = sqliteError(err, 'SQLite write failed');
+      for (const q of [...appends, ...acks, ...creates, ...sweeps]) q.reject(e);
+      return;
+    }
+    appends.forEach((q, i) => q.resolve(result.appends[i]!));
+    acks.forEach((q, i) => {
+      const o = result.acks[i]!;
+      if ('ok' in o) q.resolve(o.ok);
+      else q.reject(fromErrorData(o.err));
+    });
+    creates.forEach((q, i) => q.resolve(result.creates[i]!));
+    for (const q of sweeps) q.resolve();
   }
 
   private assertOpen(what: string): void {
