@@ -1,4 +1,4 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { hash, timingSafeEqual } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import { PcmError } from '../../../common/errors.js';
 import { bearer } from '../../../protocol/token.js';
@@ -10,7 +10,8 @@ declare module 'fastify' {
   }
 }
 
-const digest = (s: string) => createHash('sha256').update(s).digest();
+// one-shot hash (no Hash object per request): this runs on every sender API call
+const digest = (s: string): Buffer => hash('sha256', s, 'buffer');
 const HASHED = /^sha256:([0-9a-fA-F]{64})$/;
 
 /** `sha256:<hex>` form of a key, for configs that should not hold the key itself (docs/security.md). */
