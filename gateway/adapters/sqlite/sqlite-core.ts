@@ -14,7 +14,8 @@ import { openSqlite, sqliteError, type SqliteOptions } from './sqlite-open.js';
  * file in arrival order, and the unique index messages_key finds a terminal's (terminal_id,
  * seq) range. Sends to many terminals then dirty a few table pages plus small index entries
  * per commit, instead of one scattered full-row leaf per terminal: about half the writer's
- * CPU per append when messages pile up for offline terminals (bench/store.bench.ts).
+ * CPU per append when messages pile up for offline terminals (about 10 % more when acks keep the
+ * table small: bench/sqlite-layout.bench.ts, docs/benchmarks.md).
  * Files created before this layout keep their WITHOUT ROWID table (keyed the same way):
  * every statement below works on both, so there is nothing to migrate.
  */
