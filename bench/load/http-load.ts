@@ -4,6 +4,9 @@
  * requests/s, status codes and latency quantiles.
  * kinds: send (POST /v1/terminals/<id>/messages with the API key) and
  * discover (GET /v1/discovery/<id> with that terminal's JWT); ids cycle over `terminals`.
+ * With `ratePerSec` the run is open-loop: requests start at that pace (every 5 ms a tick
+ * starts what is due, at most `inflight` outstanding; what could not start is counted as
+ * `skipped`), the background load of the latency scenario. `stop` ends a running run early.
  */
 import { Pool } from 'undici';
 import { mintTerminalToken } from '../../protocol/token.js';
@@ -20,10 +23,16 @@ interface Args {
 await serveChild(async (a: Args) => {
   const pool = new Pool(a.url, { connections: a.connections ?? 64, pipelining: a.pipelining ?? 1, keepAliveTimeout: 60_000 });
   const body = JSON.stringify({ payload: BENCH_PAYLOAD, ttlSeconds: 3600 });
+  let stopped = false;
   return {
     ready: { pid: process.pid },
     handlers: {
-      run: async ({ kind, prefix, terminals, count = Infinity, durationMs = 5_000, inflight = 64, fanout = 100 }: { kind: 'send' | 'discover' | 'fanout'; prefix: string; terminals: number; count?: number; durationMs?: number; inflight?: number; fanout?: number }) => {
+      stop: () => {
+        stopped = true;
+        return true;
+      },
+      run: async ({ kind, prefix, terminals, count = Infinity, durationMs = 5_000, inflight = 64, fanout = 100, ratePerSec }: { kind: 'send' | 'discover' | 'fanout'; prefix: string; terminals: number; count?: number; durationMs?: number; inflight?: number; fanout?: number; ratePerSec?: number }) => {
+        stopped = false;
         const tokens = kind === 'discover' ? await Promise.all(Array.from({ length: Math.min(terminals, 1000) }, (_, i) => mintTerminalToken(BENCH_JWT_SECRET, `${prefix}${i}`))) : [];
         // fan-out request i names `fanout` consecutive terminals, wrapping round the fleet
         const fanoutBody = (i: number) =>
@@ -50,13 +59,33 @@ await serveChild(async (a: Args) => {
           lat.push(performance.now() - s);
           done++;
         };
-        const worker = async () => {
-          while (issued < count && performance.now() - t0 < durationMs) await one(issued++);
-        };
-        await Promise.all(Array.from({ length: inflight }, worker));
+        const more = () => !stopped && issued < count && performance.now() - t0 < durationMs;
+        let skipped = 0;
+        if (ratePerSec !== undefined) {
+          // open loop: start what is due every tick, never more than `inflight` outstanding
+          const running = new Set<Promise<void>>();
+          while (more()) {
+            const due = Math.floor(((performance.now() - t0) / 1000) * ratePerSec) - issued - skipped;
+            for (let k = 0; k < due; k++) {
+              if (running.size >= inflight) {
+                skipped += due - k;
+                break;
+              }
+              const p: Promise<void> = one(issued++).finally(() => running.delete(p));
+              running.add(p);
+            }
+            await new Promise((r) => setTimeout(r, 5));
+          }
+          await Promise.all(running);
+        } else {
+          const worker = async () => {
+            while (more()) await one(issued++);
+          };
+          await Promise.all(Array.from({ length: inflight }, worker));
+        }
         const ms = performance.now() - t0;
         const ok = Object.entries(statuses).filter(([k]) => /^2\d\d$/.test(k)).reduce((n, [, v]) => n + v, 0);
-        return { requests: done, ok, ms, perSec: ok / (ms / 1000), statuses, latency: summarize(lat) };
+        return { requests: done, ok, ms, perSec: ok / (ms / 1000), statuses, skipped, latency: summarize(lat) };
       },
     },
     close: () => pool.close(),

@@ -1,7 +1,9 @@
 /**
  * Send-to-receive latency (issue 2 "Numbers", issue 10): a connected WebSocket and MQTT
  * terminal on a PCM gateway (sender POST -> durable store -> push -> frame arrives) beside a
- * raw `ws` round trip and an `aedes`-alone QoS 1 round trip, same run, sequential sends.
+ * raw `ws` round trip and an `aedes`-alone QoS 1 round trip, same run, sequential sends;
+ * then the PCM WebSocket path and its bare baseline again under background sender load
+ * (an open-loop HTTP loader sending N messages/s to 1,000 offline terminals meanwhile).
  */
 import type { ResultRow } from '../lib/result.js';
 import { check } from '../lib/result.js';
@@ -41,8 +43,41 @@ export const latency: Scenario = {
     const gwMem = await ctx.spawn('gateway-memory', 'servers/gateway.ts', { store: 'memory', dataDir: tempDataDir('latency-mem') });
     const pmem = await probe('pcm ws (memory store)', 'pcm', { mode: 'pcm-ws', url: gwMem.ready.websocketUrl, httpUrl: gwMem.ready.httpUrl, id: 'probe-ws' }, 'no fsync: engine + HTTP cost only');
     await gwMem.kill();
+
+    // Under load: the same probe while a loader sends `rate` messages/s (open loop) to 1,000
+    // offline terminals on the same server: stored by PCM, answered 202 by the bare route.
+    const loads = ctx.quick ? [500] : [1_000, 4_000];
+    const loadedCount = ctx.quick ? 200 : 2_000;
+    const underLoad: { rate: number; bare: LatencySummary; pcm: LatencySummary }[] = [];
+    const loaded = async (name: string, role: 'pcm' | 'baseline', server: string, args: Record<string, unknown>, rate: number, note: string) => {
+      const s = await ctx.spawn(`${name}-server`, server, args);
+      const l = await ctx.spawn(`${name}-loader`, 'load/http-load.ts', { url: s.ready.httpUrl, connections: 64 });
+      const p = await ctx.spawn(`${name}-probe`, 'load/latency-probe.ts', { mode: 'pcm-ws', url: s.ready.websocketUrl, httpUrl: s.ready.httpUrl, id: 'probe-ws' });
+      await p.call('run', { count: 50, durationMs: 2_000 });
+      const bg = l.call<{ perSec: number; skipped: number; statuses: Record<string, number> }>('run', { kind: 'send', prefix: 'bg-', terminals: 1_000, durationMs: 120_000, inflight: 256, ratePerSec: rate }, 150_000);
+      await new Promise((r) => setTimeout(r, 1_000)); // the load reaches its pace first
+      const r = await p.call<{ latency: LatencySummary; timeouts: number }>('run', { count: loadedCount, durationMs: 60_000 }, 90_000);
+      await l.call('stop');
+      const b = await bg;
+      ctx.log(`latency ${name}: p50 ${r.latency.p50} ms p99 ${r.latency.p99} ms under ${Math.round(b.perSec)} sends/s (${b.skipped} skipped) ${JSON.stringify(b.statuses)}`);
+      await Promise.all([p.kill(), l.kill()]);
+      await s.kill();
+      rows.push({
+        name,
+        role,
+        metrics: { samples: r.latency.count, p50Ms: r.latency.p50, p99Ms: r.latency.p99, p999Ms: r.latency.p999, maxMs: r.latency.max, timeouts: r.timeouts, backgroundPerSec: Math.round(b.perSec) },
+        note: `${note}; background statuses ${JSON.stringify(b.statuses)}${b.skipped ? `, ${b.skipped} not started (loader at its in-flight cap)` : ''}`,
+      });
+      return r.latency;
+    };
+    for (const rate of loads) {
+      const label = `${rate.toLocaleString('en-US')} sends/s background`;
+      const bare = await loaded(`bare fastify POST -> ws push, ${label}`, 'baseline', 'servers/bare-fastify.ts', {}, rate, 'bare route under the same load');
+      const pcm = await loaded(`pcm ws (sqlite FULL), ${label}`, 'pcm', 'servers/gateway.ts', { store: 'sqlite', dataDir: tempDataDir(`latency-load-${rate}`) }, rate, 'background sends stored durably too');
+      underLoad.push({ rate, bare, pcm });
+    }
     return {
-      params: { count, durationMs, sequential: true },
+      params: { count, durationMs, sequential: true, backgroundLoads: loads, loadedCount },
       rows,
       chartMetric: 'p99Ms',
       ratios: [
@@ -51,10 +86,11 @@ export const latency: Scenario = {
         { name: 'pcm ws (memory store) p99 / bare fastify->ws push p99', value: ratio(pmem.p99, push.p99) },
         { name: 'pcm ws p99 / raw ws echo p99', value: ratio(pws.p99, raw.p99) },
         { name: 'pcm mqtt p99 / aedes alone p99', value: ratio(pmq.p99, rawMqtt.p99) },
+        ...underLoad.map((u) => check(`pcm ws p99 / bare p99 under ${u.rate.toLocaleString('en-US')} sends/s`, ratio(u.pcm.p99, u.bare.p99), '<=', 2)),
       ],
       notes: [
         'The target baseline is the same path with nothing in it: a bare fastify POST route that pushes the frame to a plain ws client (HTTP in, WebSocket out). PCM adds auth, validation, the durable append (SQLite FULL: an fsync per commit) and the session. The raw ws echo is the transport alone (no HTTP), shown for scale.',
-        'Unloaded: one sequential sender. Latency under background load is not measured yet.',
+        'The first rows are unloaded: one sequential sender. The "background" rows repeat the WebSocket path and its bare baseline while an open-loop HTTP loader (its own process, 64 connections) sends the given rate to 1,000 offline terminals of the same server.',
       ],
     };
   },
