@@ -1,5 +1,5 @@
 /**
- * End-to-end smoke test of the bench harness: runs the `discovery` and `storm` scenarios with --quick sizes
+ * End-to-end smoke test of the bench harness: runs the `discovery`, `latency` and `storm` scenarios with --quick sizes
  * (real child processes: PCM discovery and gateways, a bare fastify baseline, undici and SDK load generators) and
  * checks the JSON it writes. No timing thresholds: this machine is shared; numbers only must exist.
  */
@@ -34,6 +34,25 @@ describe('pcm bench (quick smoke)', () => {
     expect(r.ratios[0]!.value).toBeGreaterThan(0);
     expect(readFileSync(path.join(dir, 'discovery.svg'), 'utf8')).toContain('<svg');
   }, 90_000);
+
+  it('runs latency, unloaded and under an open-loop background load, each beside its bare baseline', async () => {
+    const s = scenarios.find((x) => x.name === 'latency')!;
+    await runScenario(s, { quick: true, resultsDir: dir, log: () => undefined });
+    const r = JSON.parse(readFileSync(path.join(dir, 'latency.json'), 'utf8')) as ScenarioResult;
+    const loaded = r.rows.filter((row) => row.metrics.backgroundPerSec !== undefined);
+    expect(loaded.map((row) => row.role).sort()).toEqual(['baseline', 'pcm']);
+    for (const row of r.rows) {
+      expect(row.metrics.samples).toBeGreaterThan(0);
+      expect(row.metrics.timeouts).toBe(0);
+      expect(row.metrics.p99Ms).toBeGreaterThanOrEqual(row.metrics.p50Ms!);
+    }
+    // the background loader really ran at (about) its pace while the probe measured: 500/s quick
+    for (const row of loaded) {
+      expect(row.metrics.backgroundPerSec).toBeGreaterThan(250);
+      expect(row.metrics.backgroundPerSec).toBeLessThan(600);
+    }
+    expect(r.ratios.find((x) => x.name === 'pcm ws p99 / bare p99 under 500 sends/s')?.target).toBe('<= 2');
+  }, 120_000);
 
   it('runs the reconnect storm (quick: a few hundred SDK terminals): everyone comes back, nobody is taken for flapping', async () => {
     const s = scenarios.find((x) => x.name === 'storm')!;
