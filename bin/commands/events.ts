@@ -1,18 +1,11 @@
 import type { Command } from 'commander';
 import { PcmError, type ErrorCode } from '../../common/errors.js';
 import { assertTerminalId } from '../../protocol/terminal-id.js';
+import type { TerminalEvent } from '../../gateway/ports/timeline.js';
 import { intOption, senderTarget } from './sender-cli.js';
 
-interface EventRow {
-  type: string;
-  at: number;
-  seq?: number;
-  messageId?: string;
-  protocol?: string;
-  gatewayId?: string;
-  reason?: string;
-  correlationId?: string;
-}
+/** A timeline event as the gateway's JSON returns it (the terminal id is the one asked for). */
+type EventRow = Omit<TerminalEvent, 'terminalId' | 'type'> & { type: string };
 
 /** One line per event, oldest first (reads like a log): `time  type  seq  details`. */
 export function formatEvents(events: EventRow[]): string {
