@@ -1,20 +1,18 @@
 import { LRUCache } from 'lru-cache';
 import { DEFAULT_TIMELINE_LIMITS, type TerminalEvent, type Timeline, type TimelineLimits } from '../../ports/timeline.js';
+import { EventRing, StringTable } from './event-ring.js';
 
 /**
- * In-memory timeline: one bounded array per terminal, the terminals themselves in an LRU
+ * In-memory timeline: one bounded ring per terminal, the terminals themselves in an LRU
  * (default 100,000) so a gateway that saw millions of terminals holds a bounded amount.
+ * Events are packed into numbers as they are recorded (event-ring.ts): recording allocates
+ * nothing, so a busy gateway's timeline does not feed the garbage collector.
  */
-interface EventRing {
-  events: TerminalEvent[];
-  /** Index of the oldest event once the ring is full (where the next one goes). */
-  next: number;
-}
-
 export class MemoryTimeline implements Timeline {
   private readonly limits: TimelineLimits;
-  /** Per terminal a ring of at most maxPerTerminal events: recording is O(1), no array shifting. */
   private readonly byTerminal: LRUCache<string, EventRing>;
+  /** Protocols, gateway ids and reasons, shared by every terminal's ring. */
+  private readonly strings = new StringTable();
 
   constructor(limits: Partial<TimelineLimits> & { maxTerminals?: number } = {}, private readonly now: () => number = Date.now) {
     this.limits = { ...DEFAULT_TIMELINE_LIMITS, ...limits };
@@ -23,27 +21,14 @@ export class MemoryTimeline implements Timeline {
 
   record(event: TerminalEvent): void {
     let ring = this.byTerminal.get(event.terminalId);
-    if (!ring) this.byTerminal.set(event.terminalId, (ring = { events: [], next: 0 }));
-    if (ring.events.length < this.limits.maxPerTerminal) ring.events.push(event);
-    else {
-      ring.events[ring.next] = event; // overwrite the oldest
-      ring.next = (ring.next + 1) % ring.events.length;
-    }
+    if (!ring) this.byTerminal.set(event.terminalId, (ring = new EventRing(this.limits.maxPerTerminal)));
+    ring.push(event, this.strings);
   }
 
   async recent(terminalId: string, limit = this.limits.maxPerTerminal): Promise<TerminalEvent[]> {
     const ring = this.byTerminal.get(terminalId);
     if (!ring) return [];
-    const oldest = this.now() - this.limits.ttlMs;
-    const out: TerminalEvent[] = [];
-    const n = ring.events.length;
-    // newest first: the slot before `next` (wrapping), back to `next`
-    for (let k = 1; k <= n && out.length < limit; k++) {
-      const e = ring.events[(ring.next - k + n) % n]!;
-      if (e.at < oldest) break;
-      out.push(e);
-    }
-    return out;
+    return ring.recent(terminalId, this.now() - this.limits.ttlMs, limit, this.strings);
   }
 
   async close(): Promise<void> {
