@@ -21,10 +21,13 @@ export interface Child {
 /**
  * PCM_BENCH_CPU_PROF=<dir>: server children under bench/servers/ write a V8 CPU profile there
  * (open it in Chrome DevTools or summarize with bench/profile-top.ts).
+ * PCM_BENCH_SERVER_NODE_ARGS="--trace-gc ...": extra node flags for those children only.
  */
 function profileFlags(rel: string): string[] {
+  if (!rel.startsWith('servers/')) return [];
   const dir = process.env.PCM_BENCH_CPU_PROF;
-  return dir && rel.startsWith('servers/') ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : [];
+  const extra = process.env.PCM_BENCH_SERVER_NODE_ARGS?.split(/\s+/).filter(Boolean) ?? [];
+  return [...(dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : []), ...extra];
 }
 
 /** Spawn `bench/<rel>` with tsx and --expose-gc; resolves once it sends `{event:'ready'}`. */
