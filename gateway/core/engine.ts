@@ -238,7 +238,14 @@ export class DeliveryEngine {
     this.emit({ type: 'sent', terminalId: m.terminalId, seq: m.seq, messageId: m.messageId });
     if (!volatile) {
       // The relay is an accelerator (invariant 2.7): the sender is not kept waiting for it.
-      void this.route(m, appended.epoch, false).catch((err) => this.log.warn({ err, terminalId: m.terminalId }, 'routing failed; the message waits in the store'));
+      // A terminal connected here is served synchronously: no promise per message on the hot path.
+      let local = true;
+      try {
+        local = this.routeLocal(m, false);
+      } catch (err) {
+        this.log.warn({ err, terminalId: m.terminalId }, 'routing failed; the message waits in the store');
+      }
+      if (!local) void this.routeRemote(m, appended.epoch).catch((err) => this.log.warn({ err, terminalId: m.terminalId }, 'routing failed; the message waits in the store'));
       return { terminalId: m.terminalId, seq: m.seq, messageId: m.messageId, status: 'queued' };
     }
     const handed = await this.route(m, appended.epoch, true).catch(() => false);
@@ -498,11 +505,19 @@ export class DeliveryEngine {
 
   /** Hands a stored message to the terminal's live connection; true if one was found. */
   private async route(m: StoredMessage, epoch: string, volatile: boolean): Promise<boolean> {
+    return this.routeLocal(m, volatile) || this.routeRemote(m, epoch);
+  }
+
+  /** Offers the message to its session on this gateway; false when the terminal is not connected here. */
+  private routeLocal(m: StoredMessage, volatile: boolean): boolean {
     const local = this.sessions.get(m.terminalId);
-    if (local && !local.closed) {
-      this.offer(local, m, volatile);
-      return true;
-    }
+    if (!local || local.closed) return false;
+    this.offer(local, m, volatile);
+    return true;
+  }
+
+  /** The terminal is not connected here: relay to its owner, if any (false: offline). */
+  private async routeRemote(m: StoredMessage, epoch: string): Promise<boolean> {
     let owner: Presence | undefined;
     try {
       owner = await this.directory.lookup(m.terminalId);

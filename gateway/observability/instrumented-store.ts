@@ -1,5 +1,5 @@
 import { Counter, Histogram, type Registry } from 'prom-client';
-import type { MessageStore } from '../ports/message-store.js';
+import type { AppendResult, MessageStore } from '../ports/message-store.js';
 
 const OPS = ['append', 'pending', 'ack', 'state', 'countPending', 'ping'] as const;
 type Op = (typeof OPS)[number];
@@ -25,27 +25,43 @@ export function instrumentStore(store: MessageStore, registry: Registry): Messag
   // Label children bound once: observe() with a label object re-hashes the labels per call,
   // and this runs for every append, read and ack.
   const timers = Object.fromEntries(OPS.map((op) => [op, latency.labels({ op, store: kind })])) as Record<Op, ReturnType<typeof latency.labels>>;
+  const failures = Object.fromEntries(OPS.map((op) => [op, errors.labels({ op, store: kind })])) as Record<Op, ReturnType<typeof errors.labels>>;
 
-  async function timed<T>(op: Op, fn: () => Promise<T>): Promise<T> {
+  /**
+   * Times one operation. Plain promise chaining, one `then` per call: this wraps every append,
+   * read and ack, and async/await layers here cost several promises and closures each (the
+   * allocation profile of the fan-out bench showed about 2 KB per delivered message). A
+   * synchronous throw from the adapter becomes a rejection, as it would through an async function.
+   */
+  function timed<T>(op: Op, call: () => Promise<T>, onOk?: (v: T) => void): Promise<T> {
     const started = performance.now();
+    let p: Promise<T>;
     try {
-      return await fn();
+      p = call();
     } catch (err) {
-      if ((err as { code?: string })?.code !== 'PCM_ERR_INVALID_ACK') errors.inc({ op, store: kind });
-      throw err;
-    } finally {
-      timers[op].observe((performance.now() - started) / 1000);
+      p = Promise.reject(err);
     }
+    return p.then(
+      (v) => {
+        timers[op].observe((performance.now() - started) / 1000);
+        onOk?.(v);
+        return v;
+      },
+      (err: unknown) => {
+        timers[op].observe((performance.now() - started) / 1000);
+        if ((err as { code?: string })?.code !== 'PCM_ERR_INVALID_ACK') failures[op].inc();
+        throw err;
+      },
+    );
   }
+  const countAppend = (r: AppendResult): void => {
+    if (r.duplicate) replays.inc();
+    else if (r.collapsedSeq !== undefined) collapsed.inc();
+  };
 
   return {
     kind,
-    async append(msg, now) {
-      const r = await timed('append', () => store.append(msg, now));
-      if (r.duplicate) replays.inc();
-      else if (r.collapsedSeq !== undefined) collapsed.inc();
-      return r;
-    },
+    append: (msg, now) => timed('append', () => store.append(msg, now), countAppend),
     pending: (t, q) => timed('pending', () => store.pending(t, q)),
     ack: (t, seq) => timed('ack', () => store.ack(t, seq)),
     state: (t) => timed('state', () => store.state(t)),

@@ -170,9 +170,14 @@ export class SqliteMessageStore implements MessageStore {
    * one fsync shared by every concurrent sender. Seqs follow call order. If the transaction fails, everything in it fails with
    * PCM_ERR_STORE_UNAVAILABLE and none of it is visible.
    */
-  async append(msg: NewMessage, now: number): Promise<AppendResult> {
-    checkNewMessage(msg);
-    this.assertOpen('append');
+  append(msg: NewMessage, now: number): Promise<AppendResult> {
+    // not async: an async wrapper would add a second promise per message on the hot path
+    try {
+      checkNewMessage(msg);
+      this.assertOpen('append');
+    } catch (err) {
+      return Promise.reject(err);
+    }
     return new Promise<AppendResult>((resolve, reject) => {
       this.appends.push({ msg, now, resolve, reject });
       this.schedule();
@@ -185,9 +190,13 @@ export class SqliteMessageStore implements MessageStore {
    * the cursor as left by the acks before it; only the highest cursor per terminal is
    * written. An ack beyond lastSeq fails alone with PCM_ERR_INVALID_ACK and changes nothing.
    */
-  async ack(terminalId: string, seq: number): Promise<AckResult> {
-    checkAckSeq(terminalId, seq);
-    this.assertOpen('ack');
+  ack(terminalId: string, seq: number): Promise<AckResult> {
+    try {
+      checkAckSeq(terminalId, seq);
+      this.assertOpen('ack');
+    } catch (err) {
+      return Promise.reject(err);
+    }
     return new Promise<AckResult>((resolve, reject) => {
       this.acks.push({ terminalId, seq, resolve, reject });
       this.schedule();
