@@ -6,7 +6,8 @@
 import { killAll, spawnChild, type Child } from './lib/proc.js';
 import { machineInfo } from './lib/machine.js';
 import { formatResult, writeResult, type ScenarioResult } from './lib/result.js';
-import type { Scenario, ScenarioContext } from './lib/scenario.js';
+import type { Scenario, ScenarioBody, ScenarioContext } from './lib/scenario.js';
+import { combineRounds } from './lib/rounds.js';
 import { latency } from './scenarios/latency.js';
 import { http } from './scenarios/http.js';
 import { discovery } from './scenarios/discovery.js';
@@ -25,6 +26,8 @@ export interface RunOptions {
   quick?: boolean;
   log?: (line: string) => void;
   resultsDir?: string;
+  /** Rounds per scenario (default: the scenario's own for a full run, 1 with --quick). */
+  rounds?: number;
 }
 
 export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<ScenarioResult> {
@@ -41,14 +44,19 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<S
   };
   const machine = machineInfo();
   const t0 = performance.now();
-  try {
-    const body = await s.run(ctx);
-    const result: ScenarioResult = { scenario: s.name, title: s.title, at: new Date().toISOString(), quick: ctx.quick, durationMs: Math.round(performance.now() - t0), machine, ...body };
-    writeResult(result, opts.resultsDir);
-    return result;
-  } finally {
-    await killAll(children);
+  const rounds = opts.rounds ?? (ctx.quick ? 1 : (s.rounds ?? 1));
+  const bodies: ScenarioBody[] = [];
+  for (let round = 1; round <= rounds; round++) {
+    if (rounds > 1) log(`${s.name}: round ${round} of ${rounds}`);
+    try {
+      bodies.push(await s.run(ctx));
+    } finally {
+      await killAll(children.splice(0));
+    }
   }
+  const result: ScenarioResult = { scenario: s.name, title: s.title, at: new Date().toISOString(), quick: ctx.quick, durationMs: Math.round(performance.now() - t0), machine, ...combineRounds(bodies) };
+  writeResult(result, opts.resultsDir);
+  return result;
 }
 
 export function machineLine(): string {

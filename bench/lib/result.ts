@@ -22,6 +22,14 @@ export interface RatioCheck {
   /** e.g. ">= 0.5" or "<= 2"; absent when the issue sets no target. */
   target?: string;
   pass?: boolean;
+  /** With several rounds: each round's value (`value` is their median). */
+  rounds?: number[];
+}
+
+/** Per-round values of a scenario run in several rounds (bench/lib/rounds.ts). */
+export interface RoundValues {
+  rows: { name: string; metrics: Record<string, number> }[];
+  ratios: { name: string; value: number }[];
 }
 
 export interface ScenarioResult {
@@ -39,6 +47,8 @@ export interface ScenarioResult {
   notes: string[];
   /** Optional time series (e.g. arrivals per second), drawn as `<scenario>-timeline.svg`. */
   timeline?: { xLabel: string; title: string; series: Series[] };
+  /** Present when the scenario ran several rounds: rows and ratios above are medians. */
+  rounds?: RoundValues[];
 }
 
 export function check(name: string, value: number, op: '>=' | '<=', bound: number): RatioCheck {
@@ -77,8 +87,12 @@ export function formatResult(r: ScenarioResult): string {
   lines.push(`| row | ${metrics.join(' | ')} | note |`, `|---|${metrics.map(() => '---:').join('|')}|---|`);
   for (const row of r.rows) lines.push(`| ${row.role === 'baseline' ? '(baseline) ' : ''}${row.name} | ${metrics.map((m) => fmt(row.metrics[m])).join(' | ')} | ${row.note ?? ''} |`);
   if (r.ratios.length) {
-    lines.push('', '| ratio | value | target | |', '|---|---:|---|---|');
-    for (const c of r.ratios) lines.push(`| ${c.name} | ${fmt(c.value)} | ${c.target ?? '-'} | ${c.pass === undefined ? '' : c.pass ? 'met' : 'NOT met'} |`);
+    const perRound = r.ratios.some((c) => c.rounds);
+    lines.push('', `| ratio | value | target | |${perRound ? ' per round |' : ''}`, `|---|---:|---|---|${perRound ? '---|' : ''}`);
+    for (const c of r.ratios) {
+      const rounds = perRound ? ` ${(c.rounds ?? []).map(fmt).join(' / ')} |` : '';
+      lines.push(`| ${c.name} | ${fmt(c.value)} | ${c.target ?? '-'} | ${c.pass === undefined ? '' : c.pass ? 'met' : 'NOT met'} |${rounds}`);
+    }
   }
   for (const n of r.notes) lines.push('', `> ${n}`);
   return lines.join('\n');

@@ -19,6 +19,8 @@ export interface Scenario {
   title: string;
   /** One line for `pcm bench --help`. */
   summary: string;
+  /** Rounds of a full (not --quick) run, combined by median (bench/lib/rounds.ts); default 1. */
+  rounds?: number;
   run(ctx: ScenarioContext): Promise<ScenarioBody>;
 }
 

@@ -12,6 +12,8 @@ export const http: Scenario = {
   name: 'http',
   title: 'HTTP sends per second',
   summary: 'POST /v1/terminals/{id}/messages on PCM (sqlite FULL, NORMAL, memory) vs a bare fastify route',
+  // verdicts near a target on a VM whose speed drifts: median of rounds (bench/lib/rounds.ts)
+  rounds: 3,
   async run(ctx) {
     const durationMs = ctx.quick ? 2_000 : 10_000;
     const load = { connections: 64, pipelining: 1 }; // 64 requests really in flight: node serves pipelined requests on one connection one at a time

@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 
 /** `pcm bench [scenario...]`: the reproducible benchmark suite (issue 10; docs/benchmarks.md). */
 export function register(program: Command): void {
@@ -14,14 +14,19 @@ export function register(program: Command): void {
     .argument('[scenario...]', 'scenario names')
     .option('--quick', 'small sizes: a smoke run of a few seconds per scenario', false)
     .option('--list', 'list the scenarios and exit', false)
-    .action(async (names: string[], opts: { quick: boolean; list: boolean }) => {
+    .option('--rounds <n>', 'rounds per scenario, combined by median (default: 3 for latency, throughput and http, else 1; 1 with --quick)', (v: string) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 1 || n > 20) throw new InvalidArgumentError('--rounds must be an integer from 1 to 20');
+      return n;
+    })
+    .action(async (names: string[], opts: { quick: boolean; list: boolean; rounds?: number }) => {
       const { runBench, scenarios } = await import('../../bench/runner.js');
       if (opts.list) {
         for (const s of scenarios) process.stdout.write(`${s.name.padEnd(12)} ${s.summary}\n`);
         return;
       }
       try {
-        await runBench(names, { quick: opts.quick });
+        await runBench(names, { quick: opts.quick, rounds: opts.rounds });
       } catch (err) {
         process.stderr.write(`pcm bench: ${(err as Error).message}\n`);
         process.exitCode = 1;
