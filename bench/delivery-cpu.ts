@@ -14,7 +14,7 @@
  * as a sampling allocation profile (collected objects included); summarize it with
  * `npx tsx bench/alloc-top.ts <file> <messages>`. Bounded: two sends of at most 120 s. Linux only.
  */
-import { readFileSync, readdirSync } from 'node:fs';
+import { threadTimes as threads } from './lib/thread-stats.js';
 import { spawnChild, type Child } from './lib/proc.js';
 import { connectTerminals, tempDataDir, waitDelivered, type ScenarioContext } from './lib/scenario.js';
 
@@ -44,21 +44,6 @@ const TERMINALS = 1_000;
 const FANOUT = 100;
 const TIMEOUT_MS = 120_000;
 
-/** thread id -> [cpu seconds (utime+stime), run seconds, run-queue wait seconds] */
-function threads(pid: number): Map<string, [number, number, number]> {
-  const out = new Map<string, [number, number, number]>();
-  for (const tid of readdirSync(`/proc/${pid}/task`)) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      const [run, wait] = readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').trim().split(' ').map(Number);
-      out.set(tid, [(Number(f[11]) + Number(f[12])) / 100, run! / 1e9, wait! / 1e9]);
-    } catch {
-      /* thread ended meanwhile */
-    }
-  }
-  return out;
-}
 
 const children: Child[] = [];
 const ctx: ScenarioContext = {

@@ -11,7 +11,7 @@
  * Prints sends/s, latency, and per thread: busy share, run-queue wait share, and the process's
  * CPU microseconds per request. Bounded: one phase of --duration ms. Linux only.
  */
-import { readFileSync, readdirSync } from 'node:fs';
+import { threadTimes as threads } from './lib/thread-stats.js';
 import { spawnChild } from './lib/proc.js';
 import { tempDataDir } from './lib/scenario.js';
 
@@ -31,23 +31,6 @@ if (!['full', 'normal', 'memory', 'bare'].includes(mode)) throw new Error(`unkno
 const durationMs = flag('duration', 8_000);
 const inflight = flag('inflight', 64);
 
-const TICKS_PER_SEC = 100; // USER_HZ
-
-/** thread id -> [cpu seconds (utime+stime), run seconds, run-queue wait seconds] */
-function threads(pid: number): Map<string, [number, number, number]> {
-  const out = new Map<string, [number, number, number]>();
-  for (const tid of readdirSync(`/proc/${pid}/task`)) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      const [run, wait] = readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').trim().split(' ').map(Number);
-      out.set(tid, [(Number(f[11]) + Number(f[12])) / TICKS_PER_SEC, run! / 1e9, wait! / 1e9]);
-    } catch {
-      /* thread ended meanwhile */
-    }
-  }
-  return out;
-}
 
 const server = mode === 'bare' ? 'servers/bare-fastify.ts' : 'servers/gateway.ts';
 const args =
