@@ -39,6 +39,18 @@ function engine(opts: Partial<ConstructorParameters<typeof DeliveryEngine>[0]> =
   return { e, store };
 }
 
+/**
+ * Connects `next`; when the takeover damper refuses it (many takeovers in a row: a `drain`
+ * frame, reason takeover-loop, and the session in place is kept), the terminal carries on with
+ * its live connection, as a device whose new dial was refused does.
+ */
+async function connectOrKeep(e: DeliveryEngine, next: FakeConn, live: FakeConn | undefined, all: FakeConn[]): Promise<FakeConn> {
+  all.push(next);
+  await e.connect(next);
+  const refused = next.frames.some((f) => f.type === 'drain' && f.reason === 'takeover-loop');
+  return refused && live && live.closedWith === undefined ? live : next;
+}
+
 const send = (e: DeliveryEngine, t: string, n: number, ttlSeconds = 60) => e.submit({ terminalId: t, payload: JSON.stringify(n), ttlSeconds });
 
 describe('DeliveryEngine (unit, memory store)', () => {
@@ -124,9 +136,7 @@ describe('DeliveryEngine (unit, memory store)', () => {
             for (const f of conn.frames) if (f.type === 'message') handled.set(f.seq, f.payload as number);
             if (seqs.length > 0) await e.handleFrame(conn, { type: 'ack', seq: seqs[seqs.length - 1]! });
           } else if (o.kind === 'reconnect') {
-            conn = new FakeConn(t);
-            conns.push(conn);
-            await e.connect(conn);
+            conn = await connectOrKeep(e, new FakeConn(t), conn, conns);
           } else if (o.kind === 'disconnect' && conn) {
             e.disconnected(conn);
             conn = undefined;
@@ -135,10 +145,9 @@ describe('DeliveryEngine (unit, memory store)', () => {
           }
         }
         await Promise.all(pendingSends);
-        // Finally: one connection that acks until nothing more arrives.
-        conn = new FakeConn(t);
-        conns.push(conn);
-        await e.connect(conn);
+        // Finally: one connection that acks until nothing more arrives (or, when the takeover
+        // damper refuses it, the live one it would have replaced).
+        conn = await connectOrKeep(e, new FakeConn(t), conn, conns);
         for (let round = 0; round < 100; round++) {
           await tick(1);
           const seqs = conn.seqs();
