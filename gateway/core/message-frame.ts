@@ -11,6 +11,7 @@ class LazyMessageFrame implements MessageFrame {
   readonly type = 'message' as const;
   correlationId?: string;
   epoch?: string;
+  readonly #payloadJson: string;
   #parsed: { v: unknown } | undefined;
 
   constructor(
@@ -18,11 +19,13 @@ class LazyMessageFrame implements MessageFrame {
     readonly messageId: string,
     readonly createdAt: string,
     readonly expiresAt: string,
-    private readonly payloadJson: string,
-  ) {}
+    payloadJson: string,
+  ) {
+    this.#payloadJson = payloadJson;
+  }
 
   get payload(): unknown {
-    return (this.#parsed ??= { v: JSON.parse(this.payloadJson) }).v;
+    return (this.#parsed ??= { v: JSON.parse(this.#payloadJson) }).v;
   }
 
   toJSON(): MessageFrame {
