@@ -243,9 +243,9 @@ export class DeliveryEngine {
       try {
         local = this.routeLocal(m, false);
       } catch (err) {
-        this.log.warn({ err, terminalId: m.terminalId }, 'routing failed; the message waits in the store');
+        this.routingFailed(err, m.terminalId);
       }
-      if (!local) void this.routeRemote(m, appended.epoch).catch((err) => this.log.warn({ err, terminalId: m.terminalId }, 'routing failed; the message waits in the store'));
+      if (!local) void this.routeRemote(m, appended.epoch).catch((err) => this.routingFailed(err, m.terminalId));
       return { terminalId: m.terminalId, seq: m.seq, messageId: m.messageId, status: 'queued' };
     }
     const handed = await this.route(m, appended.epoch, true).catch(() => false);
@@ -506,6 +506,11 @@ export class DeliveryEngine {
   /** Hands a stored message to the terminal's live connection; true if one was found. */
   private async route(m: StoredMessage, epoch: string, volatile: boolean): Promise<boolean> {
     return this.routeLocal(m, volatile) || this.routeRemote(m, epoch);
+  }
+
+  /** Routing is an accelerator (invariant 2.7): a failure is logged and the message waits in the store. */
+  private routingFailed(err: unknown, terminalId: string): void {
+    this.log.warn({ err, terminalId }, 'routing failed; the message waits in the store');
   }
 
   /** Offers the message to its session on this gateway; false when the terminal is not connected here. */
