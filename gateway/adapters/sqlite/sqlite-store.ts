@@ -167,8 +167,8 @@ export class SqliteMessageStore implements MessageStore {
    * group; the writer thread writes every group that queued up while its last commit was on
    * disk in ONE transaction, and each promise resolves only after that transaction
    * committed (and, with synchronous=FULL, was fsynced): durable before 202 (invariant 2.1),
-   * one fsync shared by every concurrent sender. Seqs follow call order. If the transaction fails, everything in it fails with
-   * PCM_ERR_STORE_UNAVAILABLE and none of it is visible.
+   * one fsync shared by every concurrent sender. Seqs follow call order. If the transaction
+   * fails, everything in it fails with PCM_ERR_STORE_UNAVAILABLE and none of it is visible.
    */
   append(msg: NewMessage, now: number): Promise<AppendResult> {
     // not async: an async wrapper would add a second promise per message on the hot path
