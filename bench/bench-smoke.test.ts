@@ -35,6 +35,20 @@ describe('pcm bench (quick smoke)', () => {
     expect(readFileSync(path.join(dir, 'discovery.svg'), 'utf8')).toContain('<svg');
   }, 90_000);
 
+  it('--rounds runs the scenario once per round and publishes medians with every round kept', async () => {
+    const s = scenarios.find((x) => x.name === 'discovery')!;
+    const r = await runScenario(s, { quick: true, rounds: 2, resultsDir: dir, log: () => undefined });
+    expect(r.rounds).toHaveLength(2);
+    for (const round of r.rounds!) expect(round.rows.every((row) => row.metrics.requestsPerSec! > 0)).toBe(true);
+    const perRound = r.rounds!.map((round) => round.ratios[0]!.value);
+    expect(r.ratios[0]!.rounds).toEqual(perRound.map((v) => Math.round(v * 1000) / 1000));
+    expect(r.ratios[0]!.value).toBeCloseTo((perRound[0]! + perRound[1]!) / 2, 9);
+    const pcm = r.rows.find((row) => row.role === 'pcm')!;
+    const pcmRounds = r.rounds!.map((round) => round.rows.find((row) => row.name === pcm.name)!.metrics.requestsPerSec!);
+    expect(pcm.metrics.requestsPerSec).toBeCloseTo((pcmRounds[0]! + pcmRounds[1]!) / 2, 9);
+    expect(r.notes[0]).toMatch(/Median of 2 rounds/);
+  }, 120_000);
+
   it('runs latency, unloaded and under an open-loop background load, each beside its bare baseline', async () => {
     const s = scenarios.find((x) => x.name === 'latency')!;
     await runScenario(s, { quick: true, resultsDir: dir, log: () => undefined });
