@@ -107,6 +107,48 @@ describe('DeliveryEngine (unit, memory store)', () => {
     await b.close();
   });
 
+  it('reads the directory for an offline terminal only when another gateway is reachable on the relay', async () => {
+    class CountingDirectory extends MemorySessionDirectory {
+      lookups = 0;
+      override async lookup(terminalId: string) {
+        this.lookups++;
+        return super.lookup(terminalId);
+      }
+    }
+    const hub = new InProcessRelayHub();
+    const dir = new CountingDirectory();
+    const store = new MemoryMessageStore();
+    const buses = new Map<string, ReturnType<InProcessRelayHub['bus']>>();
+    const mk = (id: string) => {
+      buses.set(id, hub.bus());
+      return new DeliveryEngine({ gatewayId: id, heartbeatSeconds: 30, maxSessions: 10 }, { store, directory: dir, relay: buses.get(id)! });
+    };
+    const a = mk('a');
+    await a.start();
+    // Alone on the hub (pcm dev): nothing could reach an owner elsewhere, so no read.
+    await send(a, 'far', 1);
+    await tick(10);
+    expect(dir.lookups).toBe(0);
+    // A second gateway holds the terminal: a send through `a` is looked up and relayed to it.
+    const b = mk('b');
+    await b.start();
+    const onB = new FakeConn('far');
+    await b.connect(onB);
+    await tick(10);
+    expect(onB.seqs()).toEqual([1]); // the stored message drains on connect
+    await send(a, 'far', 2);
+    await tick(20);
+    expect(dir.lookups).toBe(1);
+    expect(onB.seqs()).toEqual([1, 2]);
+    await b.close();
+    await buses.get('b')!.close(); // the app owns the bus: engine.close() leaves it open
+    // Alone again once b left the hub.
+    await send(a, 'far', 3);
+    await tick(10);
+    expect(dir.lookups).toBe(1);
+    await a.close();
+  });
+
   it('property: under any interleaving of sends, acks and reconnects, each connection sees ascending seqs and nothing stored is lost', async () => {
     const op = fc.oneof(
       fc.record({ kind: fc.constant('send' as const), ttl0: fc.boolean() }),

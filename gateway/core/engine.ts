@@ -523,6 +523,9 @@ export class DeliveryEngine {
 
   /** The terminal is not connected here: relay to its owner, if any (false: offline). */
   private async routeRemote(m: StoredMessage, epoch: string): Promise<boolean> {
+    // Alone on the relay (pcm dev's single gateway): no other gateway could be reached, so the
+    // directory read would change nothing (one read saved per send to an offline terminal).
+    if (this.relay.reachablePeers?.() === 0) return false;
     let owner: Presence | undefined;
     try {
       owner = await this.directory.lookup(m.terminalId);

@@ -4,8 +4,8 @@ import type { RelayBus } from '../ports/relay-bus.js';
 /**
  * RelayBus decorator (issue 9): events out (addressed/broadcast) and in, by kind, publish
  * failures, and the lag of relayed `deliver` events (now - message createdAt when the owning
- * gateway receives it: store write + relay transit, DESIGN.md section 3). `stats()` passes
- * through unchanged for the tests and benches that read it.
+ * gateway receives it: store write + relay transit, DESIGN.md section 3). `stats()` and
+ * `reachablePeers()` pass through unchanged.
  */
 export function instrumentRelay(relay: RelayBus, registry: Registry, now: () => number = Date.now): RelayBus {
   const registers = [registry];
@@ -52,5 +52,6 @@ export function instrumentRelay(relay: RelayBus, registry: Registry, now: () => 
     close: () => relay.close(),
   };
   if (relay.stats) wrapped.stats = () => relay.stats!();
+  if (relay.reachablePeers) wrapped.reachablePeers = () => relay.reachablePeers!();
   return wrapped;
 }

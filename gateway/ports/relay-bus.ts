@@ -44,4 +44,11 @@ export interface RelayBus {
   close(): Promise<void>;
   /** Optional (added after the first version of this port): counters for tests, metrics and benches. */
   stats?(): RelayBusStats;
+  /**
+   * Optional: how many other gateways this bus can reach right now, for an adapter that knows
+   * (the in-process hub does; a broker does not, and leaves this out). 0 lets the engine skip
+   * the directory lookup for a terminal not connected here: no relay event could reach its
+   * owner anyway, and the message waits in the store either way (invariant 2.7).
+   */
+  reachablePeers?(): number;
 }

@@ -34,6 +34,20 @@ describe('InProcessRelayHub', () => {
     await Promise.all([a.close(), b2.close()]);
   });
 
+  it('reachablePeers counts the other gateways started on the hub', async () => {
+    const hub = new InProcessRelayHub();
+    const a = hub.bus({ logger: silentLogger });
+    const b = hub.bus({ logger: silentLogger });
+    expect(a.reachablePeers()).toBe(0);
+    await a.start('a', () => {});
+    expect(a.reachablePeers()).toBe(0);
+    await b.start('b', () => {});
+    expect([a.reachablePeers(), b.reachablePeers()]).toEqual([1, 1]);
+    await b.close();
+    expect(a.reachablePeers()).toBe(0);
+    await a.close();
+  });
+
   it('refuses a second live bus under the same gateway id', async () => {
     const hub = new InProcessRelayHub();
     const a = hub.bus({ logger: silentLogger });

@@ -33,6 +33,11 @@ export class InProcessRelayHub {
     return [...this.members.keys()];
   }
 
+  /** Started gateways on this hub other than `gatewayId`. */
+  peersOf(gatewayId: string | undefined): number {
+    return this.members.size - (gatewayId !== undefined && this.members.has(gatewayId) ? 1 : 0);
+  }
+
   /** Events handed to `gatewayId`'s handler since the hub was created (survives that gateway's restarts). */
   consumed(gatewayId: string): number {
     return this.consumedTotals.get(gatewayId) ?? 0;
@@ -195,6 +200,11 @@ export class InProcessRelayBus implements RelayBus {
       this.member.close();
       this.hub.leave(this.member);
     }
+  }
+
+  /** Other gateways started on the same hub (0 for `pcm dev`'s single gateway). */
+  reachablePeers(): number {
+    return this.hub.peersOf(this.gatewayId);
   }
 
   stats(): RelayBusStats {
