@@ -68,6 +68,13 @@ export const GatewaysSpecSchema = Type.Object({
     default: 120,
     description: 'On scale-down, how long a gateway marked draining evacuates its terminals before its pod is removed.',
   }),
+  unreadyGraceSeconds: Type.Integer({
+    minimum: 0,
+    maximum: 3_600,
+    default: 30,
+    description:
+      'How long a gateway already in the assignments stays there while its pod is not Ready (a restart, a failed probe) before discovery sends its terminals elsewhere. A gateway that was never Ready is not assigned at all.',
+  }),
   protocols: Type.Array(Type.Enum([...PROTOCOLS]), {
     minItems: 1,
     maxItems: 2,
@@ -139,6 +146,12 @@ export const PCMClusterStatusSchema = Type.Object({
   selector: Type.Optional(Type.String({ description: 'Label selector of the gateway pods (scale subresource, HPA).' })),
   assignmentsGeneration: Type.Optional(Type.Integer({ minimum: 0, description: 'Generation of the published assignments ConfigMap.' })),
   drainingGateways: Type.Optional(Type.Array(Type.String(), { 'x-kubernetes-list-type': 'atomic' })),
+  unassignedGateways: Type.Optional(
+    Type.Array(Type.String(), {
+      'x-kubernetes-list-type': 'atomic',
+      description: 'Gateways kept out of the assignments because their pod is not Ready (never was, or not for longer than unreadyGraceSeconds).',
+    }),
+  ),
   conditions: Type.Optional(
     Type.Array(ConditionSchema, { 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['type'] }),
   ),

@@ -7,11 +7,12 @@ import type { KubeClient } from '../kube/client.js';
 import { refString, type KubeObject, type ObjectRef } from '../kube/object.js';
 import { applyDesired, type ApplyResult } from './apply.js';
 import { planGateways, type DrainPlan } from './drain.js';
+import { gateOnReadiness, podReadiness, type PodReadiness } from './readiness.js';
 import type { EventRecorder } from './events.js';
 import { computeStatus, pausedStatus, sameStatus, statusPatch } from './status.js';
 import { setConditions } from './conditions.js';
 import { desiredAssignmentsConfigMap, readPublished } from './steps/assignments-configmap.js';
-import { names, selectorLabels, selectorString } from './steps/common.js';
+import { gatewayId, names, selectorLabels, selectorString } from './steps/common.js';
 import { desiredDiscoveryDeployment } from './steps/discovery-deployment.js';
 import { desiredDiscoveryRole } from './steps/discovery-role.js';
 import { desiredDiscoveryRoleBinding } from './steps/discovery-rolebinding.js';
@@ -104,16 +105,24 @@ export async function reconcileCluster(deps: ReconcileDeps, key: ClusterKey): Pr
   const [sts, cm] = await Promise.all([kube.get(stsRef), kube.get(cmRef)]);
   const currentReplicas = (sts?.spec as { replicas?: number } | undefined)?.replicas;
   const published = readPublished(cm, stored?.assignmentsGeneration);
-  const drained = currentReplicas !== undefined && currentReplicas > cluster.spec.gateways.replicas ? await drainedOrdinals(kube, cluster) : new Set<number>();
+  const pods = await gatewayPods(kube, cluster);
   const plan: DrainPlan = planGateways({
     specReplicas: cluster.spec.gateways.replicas,
     currentReplicas,
     publishedDeadlines: published.deadlines,
-    drained,
+    drained: pods.drained,
     now: clock.now(),
     drainSeconds: cluster.spec.gateways.drainSeconds,
   });
-  const assignments = desiredAssignmentsConfigMap(cluster, plan.members, published.previous);
+  // Only gateways whose pod is (or, within the grace, was) Ready get terminals.
+  const gate = gateOnReadiness({
+    members: plan.members,
+    pods: pods.readiness,
+    published: published.ordinals,
+    now: clock.now(),
+    graceSeconds: cluster.spec.gateways.unreadyGraceSeconds,
+  });
+  const assignments = desiredAssignmentsConfigMap(cluster, gate.members, published.previous);
 
   const step = async (ref: ObjectRef, desired: KubeObject | undefined): Promise<ApplyResult | undefined> => {
     try {
@@ -135,6 +144,13 @@ export async function reconcileCluster(deps: ReconcileDeps, key: ClusterKey): Pr
   const svc = (name: string): ObjectRef => ({ apiVersion: 'v1', kind: 'Service', name, namespace: ns });
 
   const cmResult = await step(cmRef, assignments.object);
+  if (cmResult) {
+    for (const o of gate.withdrawn) {
+      const id = gatewayId(key.name, o);
+      log.warn({ gateway: id }, 'gateway pod not Ready for longer than unreadyGraceSeconds: removed from the assignments');
+      await deps.events?.record(cluster, 'Warning', 'GatewayUnready', `${id} not Ready for ${cluster.spec.gateways.unreadyGraceSeconds} s: discovery assigns its terminals to the other gateways until it is Ready again`);
+    }
+  }
   await step(svc(n.gatewayHeadless), desiredGatewayHeadlessService(cluster));
   await step(svc(n.gatewayApi), desiredGatewayApiService(cluster));
   await step(svc(n.gatewayMqtt), desiredGatewayMqttService(cluster));
@@ -158,11 +174,13 @@ export async function reconcileCluster(deps: ReconcileDeps, key: ClusterKey): Pr
     statefulSet: stsNow,
     discovery: dep?.object,
     assignmentsGeneration: cmResult ? assignments.document.generation : (stored?.assignmentsGeneration ?? 0),
+    unassigned: gate.unassigned.map((o) => gatewayId(key.name, o)),
     errors,
     nowIso,
   });
   const statusWritten = await writeStatus(deps, key, stored, status);
-  return { results, errors, status, statusWritten, paused: false, requeueAfterMs: plan.requeueAfterMs };
+  const waits = [plan.requeueAfterMs, gate.requeueAfterMs].filter((w): w is number => w !== undefined);
+  return { results, errors, status, statusWritten, paused: false, requeueAfterMs: waits.length > 0 ? Math.min(...waits) : undefined };
 }
 
 /** Status once per pass, and only when it differs from what is stored. */
@@ -172,15 +190,21 @@ async function writeStatus(deps: ReconcileDeps, key: ClusterKey, stored: PCMClus
   return true;
 }
 
-/** Gateways that announced they are empty (pod annotation pcm.dev/drained=true) may go before their deadline. */
-async function drainedOrdinals(kube: KubeClient, cluster: PCMCluster): Promise<Set<number>> {
+/**
+ * The gateway pods, by ordinal: their readiness (the assignments gate) and which announced they
+ * are empty (pod annotation pcm.dev/drained=true: they may go before their drain deadline).
+ */
+async function gatewayPods(kube: KubeClient, cluster: PCMCluster): Promise<{ readiness: Map<number, PodReadiness>; drained: Set<number> }> {
   const pods = await kube.list('v1', 'Pod', cluster.metadata.namespace, { labelSelector: selectorString(selectorLabels(cluster, 'gateway')) });
-  const out = new Set<number>();
+  const readiness = new Map<number, PodReadiness>();
+  const drained = new Set<number>();
   const prefix = `${names(cluster.metadata.name).gatewayStatefulSet}-`;
   for (const p of pods.items) {
-    if (p.metadata.annotations?.[ANNOTATION_DRAINED] !== 'true' || !p.metadata.name.startsWith(prefix)) continue;
+    if (!p.metadata.name.startsWith(prefix)) continue;
     const ordinal = Number(p.metadata.name.slice(prefix.length));
-    if (Number.isInteger(ordinal)) out.add(ordinal);
+    if (!Number.isInteger(ordinal) || ordinal < 0) continue;
+    readiness.set(ordinal, podReadiness(p));
+    if (p.metadata.annotations?.[ANNOTATION_DRAINED] === 'true') drained.add(ordinal);
   }
-  return out;
+  return { readiness, drained };
 }

@@ -17,6 +17,8 @@ export interface StatusInput {
   statefulSet: KubeObject | undefined;
   discovery: KubeObject | undefined;
   assignmentsGeneration: number;
+  /** Gateway ids kept out of the assignments because their pod is not Ready. */
+  unassigned?: string[];
   errors: string[];
   nowIso: string;
 }
@@ -76,6 +78,7 @@ export function computeStatus(input: StatusInput): PCMClusterStatus {
     conditions: setConditions(cluster.status?.conditions, [readyCond, progressing, degraded], nowIso, cluster.metadata.generation),
   };
   if (draining.length > 0) status.drainingGateways = draining;
+  if (input.unassigned && input.unassigned.length > 0) status.unassignedGateways = input.unassigned;
   return status;
 }
 

@@ -94,8 +94,11 @@ export function desiredAssignmentsConfigMap(
 export function readPublished(existing: KubeObject | undefined, statusGeneration: number | undefined): {
   previous: PublishedAssignments | undefined;
   deadlines: Map<number, string>;
+  /** Ordinals the document lists (draining or not). */
+  ordinals: Set<number>;
 } {
   const deadlines = new Map<number, string>();
+  const ordinals = new Set<number>();
   const annotations = existing?.metadata.annotations ?? {};
   const fromAnnotation = Number(annotations[ANNOTATION_ASSIGNMENTS_GENERATION]);
   const generation = Math.max(Number.isInteger(fromAnnotation) ? fromAnnotation : 0, statusGeneration ?? 0);
@@ -103,11 +106,15 @@ export function readPublished(existing: KubeObject | undefined, statusGeneration
   if (text) {
     try {
       const doc = JSON.parse(text) as Partial<AssignmentsDocument>;
-      for (const g of doc.gateways ?? []) if (g.draining && typeof g.drainDeadline === 'string' && Number.isInteger(g.ordinal)) deadlines.set(g.ordinal, g.drainDeadline);
+      for (const g of doc.gateways ?? []) {
+        if (!Number.isInteger(g.ordinal)) continue;
+        ordinals.add(g.ordinal);
+        if (g.draining && typeof g.drainDeadline === 'string') deadlines.set(g.ordinal, g.drainDeadline);
+      }
     } catch {
       // A corrupted document is simply rewritten; deadlines restart from now.
     }
   }
-  if (!existing && generation === 0) return { previous: undefined, deadlines };
-  return { previous: { generation, hash: annotations[ANNOTATION_ASSIGNMENTS_HASH] }, deadlines };
+  if (!existing && generation === 0) return { previous: undefined, deadlines, ordinals };
+  return { previous: { generation, hash: annotations[ANNOTATION_ASSIGNMENTS_HASH] }, deadlines, ordinals };
 }

@@ -10,7 +10,7 @@ import type { KubeClient } from '../../../operator/kube/client.js';
 import { KubeConfig } from '@kubernetes/client-node';
 import { KubeClient as Client } from '../../../operator/kube/client.js';
 import { KubeGatewaySource } from '../../../discovery/sources/kube.js';
-import { clusterObject, clusterRefOf, createNamespace, deleteNamespace, installCrd, kubeClient, until } from './helpers.js';
+import { clusterObject, clusterRefOf, createNamespace, deleteNamespace, gatewayPodsReady, installCrd, kubeClient, until } from './helpers.js';
 
 /**
  * End to end, issue 6 "Discovery from Kubernetes": the real `pcm discovery` app, configured
@@ -19,6 +19,7 @@ import { clusterObject, clusterRefOf, createNamespace, deleteNamespace, installC
  * on the terminal's next poll; draining gateways are never assigned.
  */
 const kubeEnv = needService('kube', ['PCM_TEST_KUBECONFIG']);
+const full = kubeEnv?.PCM_TEST_KUBE_FULL === '1';
 const SECRET = 'discovery-test-secret-0123456789';
 
 describe.skipIf(!kubeEnv)('discovery served from the operator\'s assignments ConfigMap', { timeout: 120_000 }, () => {
@@ -34,7 +35,9 @@ describe.skipIf(!kubeEnv)('discovery served from the operator\'s assignments Con
     await installCrd(kube);
     ns = await createNamespace(kube, 'pcm-op-disc');
     await kube.create(clusterObject(ns, 'edge', { replicas: 2, drainSeconds: 60 }));
-    await pass();
+    await pass(); // generation 1: no pod Ready yet, nobody assigned
+    await gatewayPodsReady(kube, ns, 'edge', [0, 1], { full, at: clock.now() });
+    await pass(); // generation 2: both published
     // discovery/sources/kube.ts loads the default kubeconfig ($KUBECONFIG), as in a pod it loads the service account.
     savedKubeconfig = process.env.KUBECONFIG;
     process.env.KUBECONFIG = kubeEnv!.PCM_TEST_KUBECONFIG!;
@@ -91,23 +94,26 @@ describe.skipIf(!kubeEnv)('discovery served from the operator\'s assignments Con
     const ids = Array.from({ length: 60 }, (_, i) => `t-${i}`);
     const first = await Promise.all(ids.map(discover));
     expect(new Set(first.map((a) => a.gatewayId))).toEqual(new Set(['edge-gateway-0', 'edge-gateway-1']));
-    expect(first[0]!.generation).toBe(1);
+    expect(first[0]!.generation).toBe(2);
     const a = first.find((x) => x.gatewayId === 'edge-gateway-1')!;
     expect([a.websocketUrl, a.mqttUrl]).toEqual(['wss://gw-1.pcm.example.com/v1/connect', 'mqtts://gw-1.pcm.example.com:8883']);
 
     await kube.mergePatch(clusterRefOf(ns, 'edge'), { spec: { replicas: 4 } }, 'scale');
     await pass();
-    const scaled = await until('discovery sees generation 2', async () => {
+    expect((await discover('t-0')).generation).toBe(2); // new pods not Ready: not assigned yet
+    await gatewayPodsReady(kube, ns, 'edge', [2, 3], { full, at: clock.now() });
+    await pass();
+    const scaled = await until('discovery sees generation 3', async () => {
       const r = await discover('t-0');
-      return r.generation === 2 ? r : undefined;
+      return r.generation === 3 ? r : undefined;
     });
-    expect(scaled.generation).toBe(2);
+    expect(scaled.generation).toBe(3);
     const after = await Promise.all(ids.map(discover));
     expect(new Set(after.map((x) => x.gatewayId)).size).toBeGreaterThan(2);
 
     await kube.mergePatch(clusterRefOf(ns, 'edge'), { spec: { replicas: 1 } }, 'scale');
     await pass(); // marks 1..3 draining, keeps the pods
-    await until('discovery sees generation 3', async () => (await discover('t-0')).generation === 3);
+    await until('discovery sees generation 4', async () => (await discover('t-0')).generation === 4);
     const drained = await Promise.all(ids.map(discover));
     expect(new Set(drained.map((x) => x.gatewayId))).toEqual(new Set(['edge-gateway-0']));
   });

@@ -6,6 +6,7 @@ import { systemClock } from '../../../common/clock.js';
 import { loadOperatorConfig } from '../../../operator/config.js';
 import { startOperator, type StartedOperator } from '../../../operator/main.js';
 import type { KubeClient } from '../../../operator/kube/client.js';
+import type { KubeObject } from '../../../operator/kube/object.js';
 import { Informer } from '../../../operator/kube/informers.js';
 import type { PCMClusterStatus } from '../../../operator/api/schema.js';
 import { KubeGatewaySource } from '../../../discovery/sources/kube.js';
@@ -29,6 +30,9 @@ describe.skipIf(!kubeEnv)('operator under kube-full (real pod lifecycle via kwok
   let op: StartedOperator | undefined;
   let watchers: Informer[] = [];
   const timeline: Timeline = [];
+  const publishedChecks: Promise<void>[] = [];
+  const notReady: string[] = [];
+  const isReady = (p: KubeObject | undefined) => !!p && ((p.status as { conditions?: { type: string; status: string }[] } | undefined)?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
 
   beforeAll(async () => {
     kube = kubeClient(kubeEnv!.PCM_TEST_KUBECONFIG!);
@@ -39,11 +43,19 @@ describe.skipIf(!kubeEnv)('operator under kube-full (real pod lifecycle via kwok
     // Record, by watch, when the ConfigMap marked whom draining, when the StatefulSet changed size, and when pods went.
     const note = (what: string) => timeline.push({ t: performance.now(), what });
     watchers = [
-      new Informer(kube, kc, { apiVersion: 'v1', kind: 'ConfigMap', namespace: ns }, silentLogger, (_e, o) => {
+      new Informer(kube, kc, { apiVersion: 'v1', kind: 'ConfigMap', namespace: ns }, silentLogger, (e, o) => {
         const text = (o.data as Record<string, string> | undefined)?.['gateways.json'];
         if (text) {
           const d = JSON.parse(text) as { gateways: { id: string; draining: boolean }[] };
           note(`cm gateways=${d.gateways.length} draining=${d.gateways.filter((g) => g.draining).map((g) => g.id.split('-').pop()).join(',')}`);
+          // Every gateway offered to terminals must have a Ready pod (the operator read it before publishing).
+          for (const g of e === 'delete' ? [] : d.gateways.filter((x) => !x.draining)) {
+            publishedChecks.push(
+              kube.get({ apiVersion: 'v1', kind: 'Pod', namespace: ns, name: g.id }).then((p) => {
+                if (!isReady(p)) notReady.push(`${g.id} published while its pod was not Ready`);
+              }),
+            );
+          }
         }
       }),
       new Informer(kube, kc, { apiVersion: 'apps/v1', kind: 'StatefulSet', namespace: ns }, silentLogger, (_e, o) => note(`sts replicas=${(o.spec as { replicas: number }).replicas}`)),
@@ -114,6 +126,10 @@ describe.skipIf(!kubeEnv)('operator under kube-full (real pod lifecycle via kwok
       expect(iShrink).toBeGreaterThan(iDrain);
       expect(iPod).toBeGreaterThan(iDrain);
       expect(after[iShrink]!.t - after[iDrain]!.t).toBeGreaterThanOrEqual(3_500); // drainSeconds 4, minus watch jitter
+      // Readiness gate: no publication ever offered a gateway whose pod was still starting.
+      await Promise.all(publishedChecks);
+      expect(publishedChecks.length).toBeGreaterThan(0);
+      expect(notReady).toEqual([]);
     } finally {
       await source.close();
     }

@@ -134,3 +134,51 @@ export async function settle(kube: KubeClient, namespace: string, full: boolean)
     100,
   );
 }
+
+const gatewayPodRef = (namespace: string, cluster: string, ordinal: number): ObjectRef => ({ apiVersion: 'v1', kind: 'Pod', namespace, name: `${cluster}-gateway-${ordinal}` });
+
+/**
+ * Gateway pod `ordinal` of PCMCluster `cluster`. Under kube-full the StatefulSet controller
+ * creates it and kwok runs it: wait for that. A bare API server runs no controller, so a
+ * stand-in is created, named and labelled as the StatefulSet would (and the `default`
+ * ServiceAccount the admission plugin wants, since no controller makes that either).
+ */
+export async function gatewayPod(kube: KubeClient, namespace: string, cluster: string, ordinal: number, full: boolean): Promise<KubeObject> {
+  const ref = gatewayPodRef(namespace, cluster, ordinal);
+  if (full) {
+    return until(`pod ${ref.name} running`, async () => {
+      const p = await kube.get(ref);
+      return !p?.metadata.deletionTimestamp && (p?.status as { phase?: string } | undefined)?.phase === 'Running' && p;
+    }, 60_000);
+  }
+  const existing = await kube.get(ref);
+  if (existing) return existing;
+  const sa = { apiVersion: 'v1', kind: 'ServiceAccount', namespace, name: 'default' };
+  if (!(await kube.get(sa))) await kube.create({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'default', namespace } });
+  return kube.create({
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: {
+      name: ref.name,
+      namespace,
+      labels: { 'app.kubernetes.io/name': 'pcm', 'app.kubernetes.io/instance': cluster, 'app.kubernetes.io/component': 'gateway', 'app.kubernetes.io/managed-by': 'pcm-operator' },
+    },
+    spec: { containers: [{ name: 'gateway', image: 'ghcr.io/pcm/pcm:0.2.0' }] },
+  });
+}
+
+/**
+ * Sets the pod's Ready condition, as its readiness probe would (kwok's stages only make a
+ * Pending pod Ready, so a Running pod keeps what is set here). `at` is the transition time.
+ */
+export async function setGatewayPodReady(kube: KubeClient, namespace: string, cluster: string, ordinal: number, ready: boolean, opts: { full: boolean; at?: number }): Promise<void> {
+  const pod = await gatewayPod(kube, namespace, cluster, ordinal, opts.full);
+  const cond = ((pod.status as { conditions?: { type: string; status: string }[] } | undefined)?.conditions ?? []).find((c) => c.type === 'Ready');
+  if (cond?.status === (ready ? 'True' : 'False')) return;
+  const lastTransitionTime = new Date(opts.at ?? Date.now()).toISOString();
+  await kube.mergePatch(gatewayPodRef(namespace, cluster, ordinal), { status: { phase: 'Running', conditions: [{ type: 'Ready', status: ready ? 'True' : 'False', lastTransitionTime }] } }, 'status');
+}
+
+export async function gatewayPodsReady(kube: KubeClient, namespace: string, cluster: string, ordinals: number[], opts: { full: boolean; at?: number }): Promise<void> {
+  for (const o of ordinals) await setGatewayPodReady(kube, namespace, cluster, o, true, opts);
+}

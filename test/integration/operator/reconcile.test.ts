@@ -7,7 +7,7 @@ import type { KubeObject } from '../../../operator/kube/object.js';
 import { reconcileCluster, type ReconcileOutcome } from '../../../operator/controller/reconcile.js';
 import { EventRecorder } from '../../../operator/controller/events.js';
 import type { PCMClusterStatus } from '../../../operator/api/schema.js';
-import { clusterObject, clusterRefOf, createNamespace, deleteNamespace, expectedObjects, installCrd, kubeClient, ownedObjects, settle } from './helpers.js';
+import { clusterObject, clusterRefOf, createNamespace, deleteNamespace, expectedObjects, installCrd, kubeClient, ownedObjects, settle, gatewayPod, gatewayPodsReady, setGatewayPodReady } from './helpers.js';
 
 /**
  * Issue 6 acceptance on the real kube-apiserver (no controllers needed): create, update,
@@ -49,26 +49,12 @@ describe.skipIf(!kubeEnv)('reconcile pass against a real kube-apiserver', { time
     await settle(kube, ns, true);
     await pass();
   };
+  const setReady = (ordinal: number, ready: boolean) => setGatewayPodReady(kube, ns, name, ordinal, ready, { full, at: clock.now() });
+  const podsReady = (ordinals: number[]) => gatewayPodsReady(kube, ns, name, ordinals, { full, at: clock.now() });
   /** What a gateway does when it holds no sessions any more (docs/operator.md, "What a gateway does"). */
   const markDrained = async (ordinal: number) => {
-    const podName = `${name}-gateway-${ordinal}`;
-    const ref = { apiVersion: 'v1', kind: 'Pod', namespace: ns, name: podName };
-    if (await kube.get(ref)) return void (await kube.mergePatch(ref, { metadata: { annotations: { 'pcm.dev/drained': 'true' } } }));
-    // A bare API server runs no StatefulSet controller: stand in a pod the way it would be named and
-    // labelled (and no service-account controller: the admission plugin wants the `default` account).
-    const sa = { apiVersion: 'v1', kind: 'ServiceAccount', namespace: ns, name: 'default' };
-    if (!(await kube.get(sa))) await kube.create({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'default', namespace: ns } });
-    await kube.create({
-      apiVersion: 'v1',
-      kind: 'Pod',
-      metadata: {
-        name: podName,
-        namespace: ns,
-        labels: { 'app.kubernetes.io/name': 'pcm', 'app.kubernetes.io/instance': name, 'app.kubernetes.io/component': 'gateway', 'app.kubernetes.io/managed-by': 'pcm-operator' },
-        annotations: { 'pcm.dev/drained': 'true' },
-      },
-      spec: { containers: [{ name: 'gateway', image: 'ghcr.io/pcm/pcm:0.2.0' }] },
-    });
+    await gatewayPod(kube, ns, name, ordinal, full);
+    await kube.mergePatch({ apiVersion: 'v1', kind: 'Pod', namespace: ns, name: `${name}-gateway-${ordinal}` }, { metadata: { annotations: { 'pcm.dev/drained': 'true' } } });
   };
   const actions = (o: ReconcileOutcome) => Object.fromEntries(o.results.map((r) => [`${r.ref.kind}/${r.ref.name}`, r.action]));
   const changed = (o: ReconcileOutcome) => o.results.filter((r) => r.action !== 'unchanged' && r.action !== 'absent').map((r) => `${r.action} ${r.ref.kind}/${r.ref.name}`).sort();
@@ -96,15 +82,25 @@ describe.skipIf(!kubeEnv)('reconcile pass against a real kube-apiserver', { time
     const s = await sts();
     expect(s.metadata.ownerReferences).toEqual([{ apiVersion: 'pcm.dev/v1alpha1', kind: 'PCMCluster', name, uid: cluster.metadata.uid, controller: true, blockOwnerDeletion: true }]);
     expect(s.spec.replicas).toBe(3);
-    const d = await doc();
-    expect(d.generation).toBe(1);
-    expect(d.gateways.map((g) => g.id)).toEqual(['demo-gateway-0', 'demo-gateway-1', 'demo-gateway-2']);
-    expect(d.gateways[1]!.websocketUrl).toBe('wss://gw-1.pcm.example.com/v1/connect');
+    // No gateway pod is Ready yet: discovery must not send terminals anywhere.
+    expect(await doc()).toEqual({ generation: 1, gateways: [] });
     const st = await status();
     expect(st).toMatchObject({ observedGeneration: 1, replicas: 0, readyReplicas: 0, assignmentsGeneration: 1, selector: 'app.kubernetes.io/component=gateway,app.kubernetes.io/instance=demo,app.kubernetes.io/name=pcm' });
+    expect(st.unassignedGateways).toEqual(['demo-gateway-0', 'demo-gateway-1', 'demo-gateway-2']);
     expect(st.conditions!.map((c) => `${c.type}=${c.status}`)).toEqual(['Ready=False', 'Progressing=True', 'Degraded=False']);
     const events = await kube.list('v1', 'Event', ns);
     expect(events.items.filter((e) => (e as { reason?: string }).reason === 'Created').length).toBe(expectedObjects(name).length);
+
+    // The pods become Ready: the next pass publishes them.
+    await podsReady([0, 1, 2]);
+    const ready = await pass();
+    expect(changed(ready.outcome)).toContain('patched ConfigMap/demo-assignments');
+    const d = await doc();
+    expect(d.generation).toBe(2);
+    expect(d.gateways.map((g) => g.id)).toEqual(['demo-gateway-0', 'demo-gateway-1', 'demo-gateway-2']);
+    expect(d.gateways[1]!.websocketUrl).toBe('wss://gw-1.pcm.example.com/v1/connect');
+    expect(await status()).toMatchObject({ assignmentsGeneration: 2 });
+    expect((await status()).unassignedGateways).toBeUndefined();
 
     await quiet();
     const rv = await resourceVersions();
@@ -126,17 +122,43 @@ describe.skipIf(!kubeEnv)('reconcile pass against a real kube-apiserver', { time
     expect((await pass()).writes).toBe(0);
   });
 
-  it('scale up through the scale subresource: StatefulSet and assignments follow, generation +1', async () => {
+  it('scale up through the scale subresource: the StatefulSet follows at once, the assignments once the new pods are Ready', async () => {
     await kube.mergePatch(clusterRefOf(ns, name), { spec: { replicas: 5 } }, 'scale');
     const p = await pass();
-    expect(changed(p.outcome)).toEqual(['patched ConfigMap/demo-assignments', 'patched StatefulSet/demo-gateway']);
+    expect(changed(p.outcome)).toEqual(['patched StatefulSet/demo-gateway']);
     expect((await sts()).spec.replicas).toBe(5);
+    expect((await doc()).generation).toBe(2);
+    expect((await status()).unassignedGateways).toEqual(['demo-gateway-3', 'demo-gateway-4']);
+    await podsReady([3, 4]);
+    const published = await pass();
+    expect(changed(published.outcome)).toContain('patched ConfigMap/demo-assignments');
     const d = await doc();
-    expect(d.generation).toBe(2);
+    expect(d.generation).toBe(3);
     expect(d.gateways.map((g) => g.id)).toEqual([0, 1, 2, 3, 4].map((i) => `demo-gateway-${i}`));
-    expect((await status()).assignmentsGeneration).toBe(2);
+    expect((await status()).assignmentsGeneration).toBe(3);
+    expect((await status()).unassignedGateways).toBeUndefined();
     await quiet();
     expect((await pass()).writes).toBe(0);
+  });
+
+  it('a published gateway whose pod stops being Ready keeps its terminals for unreadyGraceSeconds, then leaves (Warning event) until Ready again', async () => {
+    await setReady(1, false);
+    const within = await pass();
+    expect((await doc()).gateways.map((g) => g.id)).toContain('demo-gateway-1');
+    expect(within.outcome.requeueAfterMs).toBe(30_000); // the default grace, counted from the transition
+    clock.advance(30_000);
+    const past = await pass();
+    expect(changed(past.outcome)).toContain('patched ConfigMap/demo-assignments');
+    const d = await doc();
+    expect(d.generation).toBe(4);
+    expect(d.gateways.map((g) => g.id)).toEqual([0, 2, 3, 4].map((i) => `demo-gateway-${i}`));
+    expect((await status()).unassignedGateways).toEqual(['demo-gateway-1']);
+    const warned = (await kube.list('v1', 'Event', ns)).items.filter((e) => (e as { reason?: string }).reason === 'GatewayUnready');
+    expect(warned.map((e) => [(e as { type?: string }).type, (e as { message?: string }).message])).toEqual([['Warning', expect.stringContaining('demo-gateway-1 not Ready for 30 s')]]);
+    await setReady(1, true);
+    await pass();
+    expect(await doc()).toMatchObject({ generation: 5, gateways: [0, 1, 2, 3, 4].map((i) => ({ id: `demo-gateway-${i}` })) });
+    expect((await status()).unassignedGateways).toBeUndefined();
   });
 
   it('scale down: draining is published first; the StatefulSet shrinks after drainSeconds, or earlier for gateways that report empty', async () => {
@@ -145,7 +167,7 @@ describe.skipIf(!kubeEnv)('reconcile pass against a real kube-apiserver', { time
     expect(changed(mark.outcome)).toEqual(['patched ConfigMap/demo-assignments']);
     expect((await sts()).spec.replicas).toBe(5);
     const d = await doc();
-    expect(d.generation).toBe(3);
+    expect(d.generation).toBe(6);
     expect(d.gateways.filter((g) => g.draining).map((g) => g.id)).toEqual(['demo-gateway-2', 'demo-gateway-3', 'demo-gateway-4']);
     expect(d.gateways[4]!.drainDeadline).toBe(new Date(clock.now() + 30_000).toISOString());
     expect(mark.outcome.requeueAfterMs).toBe(30_000);
@@ -169,7 +191,7 @@ describe.skipIf(!kubeEnv)('reconcile pass against a real kube-apiserver', { time
     expect(changed(shrink.outcome)).toEqual(['patched ConfigMap/demo-assignments', 'patched StatefulSet/demo-gateway']);
     expect((await sts()).spec.replicas).toBe(2);
     const after = await doc();
-    expect(after.generation).toBe(5);
+    expect(after.generation).toBe(8);
     expect(after.gateways.map((g) => [g.id, g.draining])).toEqual([['demo-gateway-0', false], ['demo-gateway-1', false]]);
     expect((await status()).drainingGateways).toBeUndefined();
   });
@@ -195,6 +217,10 @@ describe.skipIf(!kubeEnv)('reconcile pass against a real kube-apiserver', { time
     await kube.mergePatch(clusterRefOf(ns, name), { spec: { gateways: { protocols: ['websocket', 'mqtt'], replicas: 2 }, discovery: { replicas: 2 } } });
     await pass();
     expect(await ownedObjects(kube, ns)).toEqual(expectedObjects(name));
+    // gateway 1 is back once its pod is Ready again (under kube-full it was replaced)
+    await podsReady([0, 1]);
+    await pass();
+    expect((await doc()).gateways.map((g) => g.id)).toEqual(['demo-gateway-0', 'demo-gateway-1']);
   });
 
   it('drift: a hand edit of an owned object is put back', async () => {
