@@ -215,6 +215,11 @@ export async function buildGateway(opts: BuildGatewayOptions): Promise<Gateway> 
     if (me?.draining && !engine.isDraining()) {
       logger.info({ gatewayId: config.gatewayId, generation: snap.generation }, 'marked draining in the assignments');
       engine.startDrain({ ratePerSecond: config.drainRate ?? 200, windowMs: (config.drainSeconds ?? 120) * 1000 });
+    } else if (me && !me.draining && engine.isDraining()) {
+      // A scale-up cancelled the scale-down before this gateway was removed: stay. (Absent from
+      // the list is not a cancellation: the operator leaves out gateways whose pod is not Ready.)
+      logger.info({ gatewayId: config.gatewayId, generation: snap.generation }, 'no longer draining in the assignments');
+      engine.cancelDrain();
     }
   };
   const unsubscribe = source?.subscribe(onSnapshot);

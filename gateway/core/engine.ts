@@ -848,6 +848,19 @@ export class DeliveryEngine {
     tick();
   }
 
+  /**
+   * Ends a drain: the operator cancelled the scale-down (a scale-up kept this gateway), so it
+   * takes terminals again and reports ready. Terminals already told to leave reconnect
+   * wherever discovery sends them; nobody else is evacuated. A shutdown is not cancelled.
+   */
+  cancelDrain(): void {
+    const d = this.drain;
+    if (!d || this.closing) return;
+    if (d.timer) clearInterval(d.timer);
+    this.drain = undefined;
+    this.log.info({ evacuated: d.planned, kept: d.queue.filter((s) => !s.closed).length }, 'drain cancelled: taking terminals again');
+  }
+
   /** `reconnectAfterMs` for the i-th terminal drained (see startDrain); late arrivals extend the plan. */
   private drainDelay(i: number): number {
     const d = this.drain!;

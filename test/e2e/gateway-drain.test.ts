@@ -37,11 +37,12 @@ describe('gateway drain from the assignments file (e2e)', () => {
         { id: 'gw-staying', websocketUrl: 'ws://127.0.0.1:3/v1/connect', mqttUrl: 'mqtt://127.0.0.1:4', weight: 1, draining: false },
       ],
     });
-  const publish = (draining: boolean) => {
+  const write = (text: string) => {
     // Atomic replace, as the kubelet's symlink swap is.
-    writeFileSync(file + '.tmp', doc(draining));
+    writeFileSync(file + '.tmp', text);
     renameSync(file + '.tmp', file);
   };
+  const publish = (draining: boolean) => write(doc(draining));
 
   beforeAll(async () => {
     dir = mkdtempSync(path.join(tmpdir(), 'pcm-drain-'));
@@ -105,5 +106,27 @@ describe('gateway drain from the assignments file (e2e)', () => {
     expect(f.reconnectAfterMs).toBeGreaterThan(0);
     await waitUntil(() => late.closed, 3000, 'late terminal closed');
     expect((await status()).sessions).toBe(0);
+  });
+
+  it('left out of the list (pod not Ready) it keeps draining; flagged not draining again (scale-down cancelled) it takes terminals and is ready', async () => {
+    const ready = async () => (await fetch(`http://127.0.0.1:${t.httpPort}/readyz`)).status;
+    // The operator leaves out a gateway whose pod is not Ready: that is not a cancellation.
+    write(JSON.stringify({ generation: 3, gateways: [JSON.parse(doc(false)).gateways[1]] }));
+    await new Promise((r) => setTimeout(r, 400)); // several polls of the file
+    expect(await status()).toMatchObject({ draining: true });
+    expect(await ready()).toBe(503);
+    // A scale-up kept this gateway: its entry is back with draining false.
+    write(doc(false).replace('"generation":1', '"generation":4'));
+    for (let i = 0; (await status()).draining !== false; i++) {
+      if (i > 30) throw new Error('drain not cancelled within 3 s');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(await ready()).toBe(200);
+    const term = await WsTerminal.open(t, 'dr-after');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(term.closed).toBeUndefined();
+    expect((await status()).sessions).toBe(1);
+    expect(await fetch(`http://127.0.0.1:${t.httpPort}/metrics`).then((r) => r.text())).toMatch(/pcm_draining 0\b/);
+    await term.close();
   });
 });
