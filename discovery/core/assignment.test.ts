@@ -101,6 +101,14 @@ describe('rendezvous assignment (DESIGN.md section 5)', () => {
     );
   }, 90_000);
 
+  it('a gateway marked ready: false (pod not Ready) gets no terminals, like a draining one', () => {
+    const gs = [gw('gw-a'), { ...gw('gw-b'), ready: false as const }, gw('gw-c')];
+    const got = assignAll(gs, TERMINALS.slice(0, 2000));
+    expect([...got.values()]).not.toContain('gw-b');
+    expect(new Set(got.values())).toEqual(new Set(['gw-a', 'gw-c']));
+    expect(assignGateway('t-1', [{ ...gw('only'), ready: false as const }])).toBeUndefined();
+  });
+
   it('no assignable gateway gives undefined', () => {
     expect(assignGateway('t-1', [])).toBeUndefined();
     expect(assignGateway('t-1', [gw('a', 1, true), gw('b', 0)])).toBeUndefined();

@@ -3,7 +3,8 @@ import type { GatewayEndpoint } from '../sources/source.js';
 /**
  * Weighted rendezvous (highest-random-weight) hashing, pure (DESIGN.md section 5,
  * "Discovery": assignment is stable; adding or removing one of N gateways moves about 1/N
- * of the terminals, never more; draining gateways receive no new assignments).
+ * of the terminals, never more; draining gateways, and gateways the operator marks
+ * `ready: false` (pod not Ready), receive no new assignments).
  *
  * For each eligible gateway g: h = hash01(g.id, terminalId) in (0, 1) and
  * score = -weight / ln(h) (Schindelhauer & Schomaker, "Weighted distributed hash tables");
@@ -42,8 +43,8 @@ export function rendezvousScore(gateway: Pick<GatewayEndpoint, 'id' | 'weight'>,
   return -gateway.weight / Math.log(hash01(gateway.id, terminalId));
 }
 
-export function isAssignable(g: Pick<GatewayEndpoint, 'weight' | 'draining'>): boolean {
-  return !g.draining && Number.isFinite(g.weight) && g.weight > 0;
+export function isAssignable(g: Pick<GatewayEndpoint, 'weight' | 'draining' | 'ready'>): boolean {
+  return !g.draining && g.ready !== false && Number.isFinite(g.weight) && g.weight > 0;
 }
 
 /**
@@ -51,7 +52,7 @@ export function isAssignable(g: Pick<GatewayEndpoint, 'weight' | 'draining'>): b
  * (discovery answers 503 PCM_ERR_NO_GATEWAY). Ties (practically impossible) go to the
  * smaller id so the result never depends on list order.
  */
-export function assignGateway<G extends Pick<GatewayEndpoint, 'id' | 'weight' | 'draining'>>(
+export function assignGateway<G extends Pick<GatewayEndpoint, 'id' | 'weight' | 'draining' | 'ready'>>(
   terminalId: string,
   gateways: readonly G[],
 ): G | undefined {

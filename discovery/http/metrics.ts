@@ -25,14 +25,16 @@ export function createDiscoveryMetrics(source: GatewaySource, opts: { defaultMet
   });
   new Gauge({
     name: 'pcm_discovery_gateways',
-    help: 'Gateways in the current set, by state (assignable, draining).',
+    help: 'Gateways in the current set, by state (assignable, draining, not_ready: held back by the operator until its pod is Ready).',
     labelNames: ['state'] as const,
     registers: [registry],
     collect() {
       const gs = source.current().gateways;
       const assignable = gs.filter(isAssignable).length;
+      const draining = gs.filter((g) => g.draining).length;
       this.set({ state: 'assignable' }, assignable);
-      this.set({ state: 'draining' }, gs.length - assignable);
+      this.set({ state: 'draining' }, draining);
+      this.set({ state: 'not_ready' }, gs.length - assignable - draining);
     },
   });
   return { registry, requests };

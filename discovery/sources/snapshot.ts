@@ -19,6 +19,7 @@ export const GatewayEndpointSchema = Type.Object(
     mqttUrl: Type.String({ pattern: '^(mqtts?|wss?|tcp|ssl)://' }),
     weight: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1_000_000 })),
     draining: Type.Optional(Type.Boolean()),
+    ready: Type.Optional(Type.Boolean()),
   },
   { additionalProperties: true },
 );
@@ -37,6 +38,7 @@ function normalize(raw: RawEndpoint): GatewayEndpoint {
     mqttUrl: raw.mqttUrl,
     weight: raw.weight ?? 1,
     draining: raw.draining ?? false,
+    ...(raw.ready === false ? { ready: false as const } : {}),
   });
 }
 

@@ -20,6 +20,12 @@ export interface GatewayEndpoint {
   readonly weight: number;
   /** Draining gateways receive no new assignments (DESIGN.md section 5). */
   readonly draining: boolean;
+  /**
+   * False when the operator holds the gateway back because its pod is not Ready (a compatible
+   * extension of the assignments document: absent means ready). Not assigned, like draining,
+   * but the gateway itself does not evacuate. Only present when false.
+   */
+  readonly ready?: false;
 }
 
 export interface GatewaySnapshot {

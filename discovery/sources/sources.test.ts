@@ -42,9 +42,17 @@ describe('gateway-set document', () => {
     expect(Object.isFrozen(s.gateways[0])).toBe(true);
   });
 
+  it('keeps the operator\'s ready: false mark (pod not Ready); ready: true or absent is the same gateway', () => {
+    const doc = (ready?: boolean) => ({ gateways: [{ id: 'g', websocketUrl: 'ws://g/v1/connect', mqttUrl: 'mqtt://g:1883', ...(ready === undefined ? {} : { ready }) }] });
+    expect(parseGatewaySnapshot(doc(false), 1).gateways[0]).toEqual({ id: 'g', websocketUrl: 'ws://g/v1/connect', mqttUrl: 'mqtt://g:1883', weight: 1, draining: false, ready: false });
+    expect(parseGatewaySnapshot(doc(true), 1).gateways[0]).toEqual(parseGatewaySnapshot(doc(), 1).gateways[0]);
+    expect(parseGatewaySnapshot(doc(), 1).gateways[0]).not.toHaveProperty('ready');
+  });
+
   it('rejects bad documents with PCM_ERR_CONFIG naming the field', () => {
     expect(() => parseGatewaySnapshot('{"gateways":[{"id":"x","websocketUrl":"http://x","mqttUrl":"mqtt://x"}]}', 1)).toThrow(/websocketUrl/);
     expect(() => parseGatewaySnapshot('not json', 1)).toThrow(expect.objectContaining({ code: 'PCM_ERR_CONFIG' }));
+    expect(() => parseGatewaySnapshot('{"gateways":[{"id":"x","websocketUrl":"ws://x","mqttUrl":"mqtt://x","ready":"no"}]}', 1)).toThrow(/ready/);
     expect(() => parseGatewaySnapshot({ gateways: [gw('a'), gw('a')] }, 1)).toThrow(/duplicate gateway id "a"/);
     expect(() => parseGatewaySnapshot({ gateways: [gw('a', { weight: 0 })] }, 1)).toThrow(/weight/);
   });

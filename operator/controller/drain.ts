@@ -16,6 +16,8 @@ export interface MemberState {
   draining: boolean;
   /** ISO time after which a draining gateway is removed even if not empty. */
   drainDeadline?: string;
+  /** Held back by the readiness gate: published with `ready: false` (readiness.ts). */
+  notReady?: boolean;
 }
 
 export interface DrainInput {

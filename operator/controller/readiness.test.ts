@@ -14,7 +14,8 @@ const base = (over: Partial<ReadinessInput>): ReadinessInput => ({
   graceSeconds: 30,
   ...over,
 });
-const ordinals = (p: { members: { ordinal: number }[] }) => p.members.map((m) => m.ordinal);
+/** The ordinals discovery may assign (the others are listed with notReady). */
+const ordinals = (p: { members: { ordinal: number; notReady?: boolean }[] }) => p.members.filter((m) => !m.notReady).map((m) => m.ordinal);
 
 describe('gateOnReadiness (assignments follow pod readiness)', () => {
   it('every pod Ready: everyone is published, nothing to wait for', () => {
@@ -26,6 +27,8 @@ describe('gateOnReadiness (assignments follow pod readiness)', () => {
     expect(ordinals(p)).toEqual([0, 1, 2]);
     expect(p.unassigned).toEqual([3, 4]); // 3 is starting, 4 has no pod yet
     expect(p.withdrawn).toEqual([]);
+    // still listed, so each gateway finds its own entry; marked so discovery skips them
+    expect(p.members.slice(3)).toEqual([{ ordinal: 3, draining: false, notReady: true }, { ordinal: 4, draining: false, notReady: true }]);
     const fresh = gateOnReadiness(base({ published: new Set(), pods: new Map() }));
     expect(ordinals(fresh)).toEqual([]);
     expect(fresh.unassigned).toEqual([0, 1, 2]);

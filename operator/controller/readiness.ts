@@ -2,11 +2,12 @@ import type { KubeObject } from '../kube/object.js';
 import type { MemberState } from './drain.js';
 
 /**
- * Readiness gate of the assignments (pure). Discovery hands terminals only to gateways in the
- * assignments ConfigMap, so a gateway is published only once its pod has been Ready: a
- * scale-up (or a new cluster) never sends terminals to a pod that is still starting.
+ * Readiness gate of the assignments (pure). Every member stays in the assignments document
+ * (a gateway finds its own entry there: its draining flag, or the end of a cancelled drain),
+ * but one whose pod is not Ready is marked `ready: false`, which discovery does not assign:
+ * a scale-up (or a new cluster) never sends terminals to a pod that is still starting.
  *
- * A gateway already published stays published while its pod is not Ready for at most
+ * A gateway already assignable stays assignable while its pod is not Ready for at most
  * `graceSeconds` (counted from the Ready condition's last transition, or from the pod's
  * creation or deletion), so a restart or a blip of a probe moves nobody; past the grace its
  * terminals go to the others by rendezvous hashing (about 1/N of the fleet), and they come
@@ -24,16 +25,16 @@ export interface ReadinessInput {
   members: readonly MemberState[];
   /** Gateway pods by ordinal; an ordinal without a pod is absent. */
   pods: ReadonlyMap<number, PodReadiness>;
-  /** Ordinals the current assignments ConfigMap lists. */
+  /** Ordinals the current assignments ConfigMap lists as assignable or draining (not `ready: false`). */
   published: ReadonlySet<number>;
   now: number;
   graceSeconds: number;
 }
 
 export interface ReadinessPlan {
-  /** The members to publish. */
+  /** Every member, the held-back ones marked notReady. */
   members: MemberState[];
-  /** Ordinals held back because their pod is not Ready. */
+  /** Ordinals held back (marked notReady) because their pod is not Ready. */
   unassigned: number[];
   /** Ordinals published before and held back from now on (for an event). */
   withdrawn: number[];
@@ -58,7 +59,10 @@ export function gateOnReadiness(input: ReadinessInput): ReadinessPlan {
     if (left > 0) {
       members.push(m);
       waits.push(left);
-    } else unassigned.push(m.ordinal);
+    } else {
+      members.push({ ...m, notReady: true });
+      unassigned.push(m.ordinal);
+    }
   }
   return {
     members,

@@ -147,7 +147,7 @@ export async function reconcileCluster(deps: ReconcileDeps, key: ClusterKey): Pr
   if (cmResult) {
     for (const o of gate.withdrawn) {
       const id = gatewayId(key.name, o);
-      log.warn({ gateway: id }, 'gateway pod not Ready for longer than unreadyGraceSeconds: removed from the assignments');
+      log.warn({ gateway: id }, 'gateway pod not Ready for longer than unreadyGraceSeconds: marked ready=false in the assignments');
       await deps.events?.record(cluster, 'Warning', 'GatewayUnready', `${id} not Ready for ${cluster.spec.gateways.unreadyGraceSeconds} s: discovery assigns its terminals to the other gateways until it is Ready again`);
     }
   }

@@ -108,15 +108,17 @@ describe('gateway drain from the assignments file (e2e)', () => {
     expect((await status()).sessions).toBe(0);
   });
 
-  it('left out of the list (pod not Ready) it keeps draining; flagged not draining again (scale-down cancelled) it takes terminals and is ready', async () => {
+  it('a missing entry does not end the drain; draining: false again (scale-down cancelled) does, even while held back as ready: false', async () => {
     const ready = async () => (await fetch(`http://127.0.0.1:${t.httpPort}/readyz`)).status;
-    // The operator leaves out a gateway whose pod is not Ready: that is not a cancellation.
-    write(JSON.stringify({ generation: 3, gateways: [JSON.parse(doc(false)).gateways[1]] }));
+    const [leaving, staying] = JSON.parse(doc(false)).gateways;
+    write(JSON.stringify({ generation: 3, gateways: [staying] }));
     await new Promise((r) => setTimeout(r, 400)); // several polls of the file
     expect(await status()).toMatchObject({ draining: true });
     expect(await ready()).toBe(503);
-    // A scale-up kept this gateway: its entry is back with draining false.
-    write(doc(false).replace('"generation":1', '"generation":4'));
+    // A scale-up kept this gateway. Its pod has not been Ready for a while (it was draining),
+    // so the operator lists it held back: draining false, ready false. Only the gateway
+    // ending its drain can make the pod Ready again, so this must end it.
+    write(JSON.stringify({ generation: 4, gateways: [{ ...leaving, draining: false, ready: false }, staying] }));
     for (let i = 0; (await status()).draining !== false; i++) {
       if (i > 30) throw new Error('drain not cancelled within 3 s');
       await new Promise((r) => setTimeout(r, 100));

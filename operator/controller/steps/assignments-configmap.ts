@@ -12,8 +12,11 @@ import { ASSIGNMENTS_KEY, gatewayId, meta, names, stableHash } from './common.js
  *   {"generation": 4, "gateways": [{"id": "demo-gateway-0", "ordinal": 0,
  *     "websocketUrl": "wss://gw-0.example.com/v1/connect", "mqttUrl": "mqtts://gw-0.example.com:8883",
  *     "weight": 1, "draining": false}, {"id": "demo-gateway-3", …, "draining": true,
- *     "drainDeadline": "2026-11-27T00:12:00.000Z"}]}
+ *     "drainDeadline": "2026-11-27T00:12:00.000Z"}, {"id": "demo-gateway-1", …, "draining": false,
+ *     "ready": false}]}
  *
+ * `ready: false` (only ever present as false) marks a gateway whose pod is not Ready
+ * (readiness.ts): discovery does not assign it; the gateway itself does not evacuate.
  * The generation changes only when the gateway list changes: the list's hash and the counter
  * are kept in annotations, and the counter moves on only when the hash differs.
  */
@@ -25,6 +28,8 @@ export interface AssignmentEntry {
   weight: number;
   draining: boolean;
   drainDeadline?: string;
+  /** Present (false) only while the pod is not Ready: discovery does not assign the gateway. */
+  ready?: false;
 }
 
 export interface AssignmentsDocument {
@@ -61,6 +66,7 @@ export function assignmentEntries(cluster: PCMCluster, members: readonly MemberS
     weight: 1,
     draining: m.draining,
     ...(m.drainDeadline ? { drainDeadline: m.drainDeadline } : {}),
+    ...(m.notReady ? { ready: false as const } : {}),
   }));
 }
 
@@ -94,7 +100,7 @@ export function desiredAssignmentsConfigMap(
 export function readPublished(existing: KubeObject | undefined, statusGeneration: number | undefined): {
   previous: PublishedAssignments | undefined;
   deadlines: Map<number, string>;
-  /** Ordinals the document lists (draining or not). */
+  /** Ordinals the document lists as assignable or draining (not held back with `ready: false`). */
   ordinals: Set<number>;
 } {
   const deadlines = new Map<number, string>();
@@ -108,7 +114,7 @@ export function readPublished(existing: KubeObject | undefined, statusGeneration
       const doc = JSON.parse(text) as Partial<AssignmentsDocument>;
       for (const g of doc.gateways ?? []) {
         if (!Number.isInteger(g.ordinal)) continue;
-        ordinals.add(g.ordinal);
+        if (g.ready !== false) ordinals.add(g.ordinal);
         if (g.draining && typeof g.drainDeadline === 'string') deadlines.set(g.ordinal, g.drainDeadline);
       }
     } catch {

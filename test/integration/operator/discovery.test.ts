@@ -90,7 +90,7 @@ describe.skipIf(!kubeEnv)('discovery served from the operator\'s assignments Con
     await expect(asDiscovery.list('v1', 'ConfigMap', ns)).rejects.toMatchObject({ statusCode: 403 }); // only by name
   });
 
-  it('answers from the ConfigMap, follows a scale-up, and never assigns a draining gateway', async () => {
+  it('answers from the ConfigMap, follows a scale-up once the new pods are Ready, and never assigns a draining gateway', async () => {
     const ids = Array.from({ length: 60 }, (_, i) => `t-${i}`);
     const first = await Promise.all(ids.map(discover));
     expect(new Set(first.map((a) => a.gatewayId))).toEqual(new Set(['edge-gateway-0', 'edge-gateway-1']));
@@ -99,21 +99,23 @@ describe.skipIf(!kubeEnv)('discovery served from the operator\'s assignments Con
     expect([a.websocketUrl, a.mqttUrl]).toEqual(['wss://gw-1.pcm.example.com/v1/connect', 'mqtts://gw-1.pcm.example.com:8883']);
 
     await kube.mergePatch(clusterRefOf(ns, 'edge'), { spec: { replicas: 4 } }, 'scale');
-    await pass();
-    expect((await discover('t-0')).generation).toBe(2); // new pods not Ready: not assigned yet
+    await pass(); // generation 3: edge-gateway-2 and -3 listed with ready: false (pods starting)
+    await until('discovery sees generation 3', async () => (await discover('t-0')).generation === 3);
+    const held = await Promise.all(ids.map(discover));
+    expect(new Set(held.map((x) => x.gatewayId))).toEqual(new Set(['edge-gateway-0', 'edge-gateway-1']));
     await gatewayPodsReady(kube, ns, 'edge', [2, 3], { full, at: clock.now() });
     await pass();
-    const scaled = await until('discovery sees generation 3', async () => {
+    const scaled = await until('discovery sees generation 4', async () => {
       const r = await discover('t-0');
-      return r.generation === 3 ? r : undefined;
+      return r.generation === 4 ? r : undefined;
     });
-    expect(scaled.generation).toBe(3);
+    expect(scaled.generation).toBe(4);
     const after = await Promise.all(ids.map(discover));
     expect(new Set(after.map((x) => x.gatewayId)).size).toBeGreaterThan(2);
 
     await kube.mergePatch(clusterRefOf(ns, 'edge'), { spec: { replicas: 1 } }, 'scale');
     await pass(); // marks 1..3 draining, keeps the pods
-    await until('discovery sees generation 4', async () => (await discover('t-0')).generation === 4);
+    await until('discovery sees generation 5', async () => (await discover('t-0')).generation === 5);
     const drained = await Promise.all(ids.map(discover));
     expect(new Set(drained.map((x) => x.gatewayId))).toEqual(new Set(['edge-gateway-0']));
   });

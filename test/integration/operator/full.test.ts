@@ -10,7 +10,7 @@ import type { KubeObject } from '../../../operator/kube/object.js';
 import { Informer } from '../../../operator/kube/informers.js';
 import type { PCMClusterStatus } from '../../../operator/api/schema.js';
 import { KubeGatewaySource } from '../../../discovery/sources/kube.js';
-import { assignGateway } from '../../../discovery/core/assignment.js';
+import { assignGateway, isAssignable } from '../../../discovery/core/assignment.js';
 import type { GatewaySnapshot } from '../../../discovery/sources/source.js';
 import { clusterObject, clusterRefOf, createNamespace, deleteNamespace, installCrd, kubeClient, ownedObjects, until } from './helpers.js';
 
@@ -46,10 +46,10 @@ describe.skipIf(!kubeEnv)('operator under kube-full (real pod lifecycle via kwok
       new Informer(kube, kc, { apiVersion: 'v1', kind: 'ConfigMap', namespace: ns }, silentLogger, (e, o) => {
         const text = (o.data as Record<string, string> | undefined)?.['gateways.json'];
         if (text) {
-          const d = JSON.parse(text) as { gateways: { id: string; draining: boolean }[] };
+          const d = JSON.parse(text) as { gateways: { id: string; draining: boolean; ready?: false }[] };
           note(`cm gateways=${d.gateways.length} draining=${d.gateways.filter((g) => g.draining).map((g) => g.id.split('-').pop()).join(',')}`);
           // Every gateway offered to terminals must have a Ready pod (the operator read it before publishing).
-          for (const g of e === 'delete' ? [] : d.gateways.filter((x) => !x.draining)) {
+          for (const g of e === 'delete' ? [] : d.gateways.filter((x) => !x.draining && x.ready !== false)) {
             publishedChecks.push(
               kube.get({ apiVersion: 'v1', kind: 'Pod', namespace: ns, name: g.id }).then((p) => {
                 if (!isReady(p)) notReady.push(`${g.id} published while its pod was not Ready`);
@@ -95,6 +95,7 @@ describe.skipIf(!kubeEnv)('operator under kube-full (real pod lifecycle via kwok
     const source = new KubeGatewaySource({ namespace: ns, configMapName: 'fleet-assignments', key: 'gateways.json', logger: silentLogger, kubeConfig: kc });
     try {
       await source.ready();
+      await until('discovery sees 3', () => source.current().gateways.filter(isAssignable).length === 3, 10_000);
       const terminals = Array.from({ length: 10_000 }, (_, i) => `terminal-${i}`);
       const assign = (s: GatewaySnapshot) => terminals.map((t) => assignGateway(t, s.gateways)?.id);
       const moved = (x: (string | undefined)[], y: (string | undefined)[]) => x.filter((g, i) => g !== y[i]).length / terminals.length;
@@ -102,7 +103,7 @@ describe.skipIf(!kubeEnv)('operator under kube-full (real pod lifecycle via kwok
 
       await kube.mergePatch(clusterRefOf(ns, 'fleet'), { spec: { replicas: 5 } }, 'scale');
       await until('5 Ready gateways', () => settled(5), 90_000, 250);
-      await until('discovery sees 5', () => source.current().gateways.length === 5, 10_000);
+      await until('discovery sees 5', () => source.current().gateways.filter(isAssignable).length === 5, 10_000);
       const a5 = assign(source.current());
       expect(Math.abs(moved(a3, a5) - 2 / 5)).toBeLessThan(0.03);
 

@@ -19,7 +19,9 @@ const kubeEnv = needService('kube', ['PCM_TEST_KUBECONFIG']);
 const full = kubeEnv?.PCM_TEST_KUBE_FULL === '1';
 
 type Sts = KubeObject & { spec: { replicas: number; template: { spec: { containers: { image: string }[] } } } };
-type Doc = { generation: number; gateways: { id: string; draining: boolean; drainDeadline?: string; websocketUrl: string }[] };
+type Doc = { generation: number; gateways: { id: string; draining: boolean; drainDeadline?: string; websocketUrl: string; ready?: false }[] };
+/** The gateways discovery may assign: neither draining nor held back with ready: false. */
+const assignable = (d: Doc) => d.gateways.filter((g) => !g.draining && g.ready !== false).map((g) => g.id);
 
 describe.skipIf(!kubeEnv)('reconcile pass against a real kube-apiserver', { timeout: 120_000 }, () => {
   let kube: KubeClient;
@@ -83,7 +85,10 @@ describe.skipIf(!kubeEnv)('reconcile pass against a real kube-apiserver', { time
     expect(s.metadata.ownerReferences).toEqual([{ apiVersion: 'pcm.dev/v1alpha1', kind: 'PCMCluster', name, uid: cluster.metadata.uid, controller: true, blockOwnerDeletion: true }]);
     expect(s.spec.replicas).toBe(3);
     // No gateway pod is Ready yet: discovery must not send terminals anywhere.
-    expect(await doc()).toEqual({ generation: 1, gateways: [] });
+    const held = await doc();
+    expect(held.generation).toBe(1);
+    expect(assignable(held)).toEqual([]);
+    expect(held.gateways.map((g) => [g.id, g.ready])).toEqual([0, 1, 2].map((i) => [`demo-gateway-${i}`, false]));
     const st = await status();
     expect(st).toMatchObject({ observedGeneration: 1, replicas: 0, readyReplicas: 0, assignmentsGeneration: 1, selector: 'app.kubernetes.io/component=gateway,app.kubernetes.io/instance=demo,app.kubernetes.io/name=pcm' });
     expect(st.unassignedGateways).toEqual(['demo-gateway-0', 'demo-gateway-1', 'demo-gateway-2']);
@@ -97,7 +102,8 @@ describe.skipIf(!kubeEnv)('reconcile pass against a real kube-apiserver', { time
     expect(changed(ready.outcome)).toContain('patched ConfigMap/demo-assignments');
     const d = await doc();
     expect(d.generation).toBe(2);
-    expect(d.gateways.map((g) => g.id)).toEqual(['demo-gateway-0', 'demo-gateway-1', 'demo-gateway-2']);
+    expect(assignable(d)).toEqual(['demo-gateway-0', 'demo-gateway-1', 'demo-gateway-2']);
+    expect(d.gateways.every((g) => !('ready' in g))).toBe(true); // the steady-state document carries no ready field
     expect(d.gateways[1]!.websocketUrl).toBe('wss://gw-1.pcm.example.com/v1/connect');
     expect(await status()).toMatchObject({ assignmentsGeneration: 2 });
     expect((await status()).unassignedGateways).toBeUndefined();
@@ -122,42 +128,47 @@ describe.skipIf(!kubeEnv)('reconcile pass against a real kube-apiserver', { time
     expect((await pass()).writes).toBe(0);
   });
 
-  it('scale up through the scale subresource: the StatefulSet follows at once, the assignments once the new pods are Ready', async () => {
+  it('scale up through the scale subresource: the StatefulSet follows at once; the new gateways are assignable once their pods are Ready', async () => {
     await kube.mergePatch(clusterRefOf(ns, name), { spec: { replicas: 5 } }, 'scale');
     const p = await pass();
-    expect(changed(p.outcome)).toEqual(['patched StatefulSet/demo-gateway']);
+    expect(changed(p.outcome)).toEqual(['patched ConfigMap/demo-assignments', 'patched StatefulSet/demo-gateway']);
     expect((await sts()).spec.replicas).toBe(5);
-    expect((await doc()).generation).toBe(2);
+    const held = await doc();
+    expect(held.generation).toBe(3); // listed, held back until Ready
+    expect(assignable(held)).toEqual([0, 1, 2].map((i) => `demo-gateway-${i}`));
+    expect(held.gateways.filter((g) => g.ready === false).map((g) => g.id)).toEqual(['demo-gateway-3', 'demo-gateway-4']);
     expect((await status()).unassignedGateways).toEqual(['demo-gateway-3', 'demo-gateway-4']);
     await podsReady([3, 4]);
     const published = await pass();
     expect(changed(published.outcome)).toContain('patched ConfigMap/demo-assignments');
     const d = await doc();
-    expect(d.generation).toBe(3);
-    expect(d.gateways.map((g) => g.id)).toEqual([0, 1, 2, 3, 4].map((i) => `demo-gateway-${i}`));
-    expect((await status()).assignmentsGeneration).toBe(3);
+    expect(d.generation).toBe(4);
+    expect(assignable(d)).toEqual([0, 1, 2, 3, 4].map((i) => `demo-gateway-${i}`));
+    expect((await status()).assignmentsGeneration).toBe(4);
     expect((await status()).unassignedGateways).toBeUndefined();
     await quiet();
     expect((await pass()).writes).toBe(0);
   });
 
-  it('a published gateway whose pod stops being Ready keeps its terminals for unreadyGraceSeconds, then leaves (Warning event) until Ready again', async () => {
+  it('a published gateway whose pod stops being Ready keeps its terminals for unreadyGraceSeconds, then is held back (ready: false, Warning event) until Ready again', async () => {
     await setReady(1, false);
     const within = await pass();
-    expect((await doc()).gateways.map((g) => g.id)).toContain('demo-gateway-1');
+    expect(assignable(await doc())).toContain('demo-gateway-1');
     expect(within.outcome.requeueAfterMs).toBe(30_000); // the default grace, counted from the transition
     clock.advance(30_000);
     const past = await pass();
     expect(changed(past.outcome)).toContain('patched ConfigMap/demo-assignments');
     const d = await doc();
-    expect(d.generation).toBe(4);
-    expect(d.gateways.map((g) => g.id)).toEqual([0, 2, 3, 4].map((i) => `demo-gateway-${i}`));
+    expect(d.generation).toBe(5);
+    expect(assignable(d)).toEqual([0, 2, 3, 4].map((i) => `demo-gateway-${i}`));
+    expect(d.gateways.find((g) => g.id === 'demo-gateway-1')).toMatchObject({ draining: false, ready: false });
     expect((await status()).unassignedGateways).toEqual(['demo-gateway-1']);
     const warned = (await kube.list('v1', 'Event', ns)).items.filter((e) => (e as { reason?: string }).reason === 'GatewayUnready');
     expect(warned.map((e) => [(e as { type?: string }).type, (e as { message?: string }).message])).toEqual([['Warning', expect.stringContaining('demo-gateway-1 not Ready for 30 s')]]);
     await setReady(1, true);
     await pass();
-    expect(await doc()).toMatchObject({ generation: 5, gateways: [0, 1, 2, 3, 4].map((i) => ({ id: `demo-gateway-${i}` })) });
+    expect((await doc()).generation).toBe(6);
+    expect(assignable(await doc())).toEqual([0, 1, 2, 3, 4].map((i) => `demo-gateway-${i}`));
     expect((await status()).unassignedGateways).toBeUndefined();
   });
 
@@ -167,7 +178,7 @@ describe.skipIf(!kubeEnv)('reconcile pass against a real kube-apiserver', { time
     expect(changed(mark.outcome)).toEqual(['patched ConfigMap/demo-assignments']);
     expect((await sts()).spec.replicas).toBe(5);
     const d = await doc();
-    expect(d.generation).toBe(6);
+    expect(d.generation).toBe(7);
     expect(d.gateways.filter((g) => g.draining).map((g) => g.id)).toEqual(['demo-gateway-2', 'demo-gateway-3', 'demo-gateway-4']);
     expect(d.gateways[4]!.drainDeadline).toBe(new Date(clock.now() + 30_000).toISOString());
     expect(mark.outcome.requeueAfterMs).toBe(30_000);
@@ -191,7 +202,7 @@ describe.skipIf(!kubeEnv)('reconcile pass against a real kube-apiserver', { time
     expect(changed(shrink.outcome)).toEqual(['patched ConfigMap/demo-assignments', 'patched StatefulSet/demo-gateway']);
     expect((await sts()).spec.replicas).toBe(2);
     const after = await doc();
-    expect(after.generation).toBe(8);
+    expect(after.generation).toBe(9);
     expect(after.gateways.map((g) => [g.id, g.draining])).toEqual([['demo-gateway-0', false], ['demo-gateway-1', false]]);
     expect((await status()).drainingGateways).toBeUndefined();
   });
@@ -220,7 +231,7 @@ describe.skipIf(!kubeEnv)('reconcile pass against a real kube-apiserver', { time
     // gateway 1 is back once its pod is Ready again (under kube-full it was replaced)
     await podsReady([0, 1]);
     await pass();
-    expect((await doc()).gateways.map((g) => g.id)).toEqual(['demo-gateway-0', 'demo-gateway-1']);
+    expect(assignable(await doc())).toEqual(['demo-gateway-0', 'demo-gateway-1']);
   });
 
   it('drift: a hand edit of an owned object is put back', async () => {
