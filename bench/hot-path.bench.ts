@@ -3,7 +3,10 @@
  *   - messageFrame: building and encoding one `message` frame (fan-out-like: runs of messages
  *     that share their timestamps);
  *   - timeline: MemoryTimeline.record of the three events a delivered message produces (sent,
- *     delivered, acked) round-robin over 1,000 terminals with full rings (the steady state).
+ *     delivered, acked) round-robin over 1,000 terminals with full rings (the steady state);
+ *   - terminal token: verifyTerminalToken (every WebSocket/MQTT connect and discovery request)
+ *     beside jose's jwtVerify given the raw secret, as the code did before it imported the
+ *     HMAC key once.
  * Reports wall and process CPU microseconds per operation (process CPU includes V8's helper
  * threads, so garbage collection shows). Numbers are for before/after comparisons of one
  * function on one machine (check out the older file and run again), not for the README.
@@ -11,6 +14,8 @@
  *   npx tsx bench/hot-path.bench.ts [--rounds 3]
  */
 import { randomUUID } from 'node:crypto';
+import { jwtVerify } from 'jose';
+import { mintTerminalToken, verifyTerminalToken } from '../protocol/token.js';
 import { messageFrame } from '../gateway/core/message-frame.js';
 import { MemoryTimeline } from '../gateway/adapters/timeline/memory-timeline.js';
 import type { StoredMessage } from '../gateway/ports/message-store.js';
@@ -27,6 +32,17 @@ function measure(name: string, ops: number, body: () => void): void {
   const t0 = performance.now();
   const c0 = process.cpuUsage();
   body();
+  report(name, ops, t0, c0);
+}
+
+async function measureAsync(name: string, ops: number, body: () => Promise<void>): Promise<void> {
+  const t0 = performance.now();
+  const c0 = process.cpuUsage();
+  await body();
+  report(name, ops, t0, c0);
+}
+
+function report(name: string, ops: number, t0: number, c0: NodeJS.CpuUsage): void {
   const c = process.cpuUsage(c0);
   const wallUs = ((performance.now() - t0) * 1000) / ops;
   process.stdout.write(`${name.padEnd(44)} ${wallUs.toFixed(2).padStart(7)} us wall  ${((c.user + c.system) / ops).toFixed(2).padStart(7)} us process CPU\n`);
@@ -59,8 +75,18 @@ function recordMessages(n: number): void {
 }
 recordMessages(200_000); // fill every ring (200 events per terminal by default)
 
+const secret = 'hot-path-bench-secret-0123456789abcdef';
+const token = await mintTerminalToken(secret, 'terminal-0001');
+const rawKey = new TextEncoder().encode(secret);
+/** `n` verifications, 64 at a time (a burst of connects). */
+async function verifyAll(n: number, verify: () => Promise<unknown>): Promise<void> {
+  for (let k = 0; k < n; k += 64) await Promise.all(Array.from({ length: 64 }, verify));
+}
+
 let sink = 0;
 for (let r = 1; r <= rounds; r++) {
+  await measureAsync(`round ${r}: verifyTerminalToken (key imported once)`, 12_800, () => verifyAll(12_800, () => verifyTerminalToken(secret, token)));
+  await measureAsync(`round ${r}: jose jwtVerify, raw secret (before)`, 12_800, () => verifyAll(12_800, () => jwtVerify(token, rawKey, { algorithms: ['HS256'] })));
   measure(`round ${r}: messageFrame`, 300_000, () => {
     for (let k = 0; k < 300; k++) for (const m of messages) sink += messageFrame(m, undefined).encoded.length;
   });
