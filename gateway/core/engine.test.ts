@@ -107,6 +107,47 @@ describe('DeliveryEngine (unit, memory store)', () => {
     await b.close();
   });
 
+  it('a connect with nothing pending does not read the store; a message appended while it connects is still delivered', async () => {
+    const { e, store } = engine();
+    await e.start();
+    const reads: string[] = [];
+    const pending = store.pending.bind(store);
+    store.pending = (id, q) => {
+      reads.push(id);
+      return pending(id, q);
+    };
+    // Nothing stored: caught up without a read, and the next message goes out live.
+    const idle = new FakeConn('idle');
+    await e.connect(idle);
+    expect(reads).toEqual([]);
+    await send(e, 'idle', 1);
+    expect(idle.seqs()).toEqual([1]);
+    expect(reads).toEqual([]);
+    // Something unacked: the connect reads and redelivers it.
+    await e.connect(new FakeConn('idle'));
+    await tick(10);
+    expect(reads).toEqual(['idle']);
+    // A message appended after the connect read the (empty) state and before the session is
+    // ready: offered to the not-ready session, so the connect reads the store after all.
+    const state = store.state.bind(store);
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    store.state = async (id) => {
+      const st = await state(id);
+      await gate;
+      return st;
+    };
+    const racing = new FakeConn('race');
+    const connecting = e.connect(racing);
+    await tick(5);
+    await send(e, 'race', 1);
+    release();
+    await connecting;
+    await tick(10);
+    expect(racing.seqs()).toEqual([1]);
+    await e.close();
+  });
+
   it('reads the directory for an offline terminal only when another gateway is reachable on the relay', async () => {
     class CountingDirectory extends MemorySessionDirectory {
       lookups = 0;

@@ -44,6 +44,8 @@ export class Session {
   again = false;
   /** The last store read returned less than asked: the connection has everything stored. */
   caughtUp = false;
+  /** A message was offered before `ready` (appended after the connect read the queue state). */
+  offeredBeforeReady = false;
   /** Paused by backpressure; the engine's resume sweep restarts it. */
   paused = false;
   closed = false;
