@@ -1,0 +1,52 @@
+/**
+ * Gateway CPU per terminal connect: starts a gateway (as `pcm bench memory` does), connects
+ * --terminals new WebSocket terminals from two loader processes (64 dials in flight each),
+ * and reads /proc/<pid>/task/<tid>/stat of every gateway thread around the connects. Prints the
+ * connect rate and the gateway's CPU microseconds per connect (all threads: main, SQLite
+ * writer, V8 helpers). Each connect verifies a JWT, claims presence, reads the queue state and
+ * sends `welcome`. Bounded: one connect phase of at most 120 s. Linux only.
+ *
+ *   npx tsx bench/connect-cpu.ts [--store sqlite|memory] [--terminals 6000]
+ */
+import { threadTimes } from './lib/thread-stats.js';
+import { spawnChild, type Child } from './lib/proc.js';
+import { connectTerminals, tempDataDir, type ScenarioContext } from './lib/scenario.js';
+
+const HELP = 'usage: npx tsx bench/connect-cpu.ts [--store sqlite|memory] [--terminals 6000]';
+const argv = process.argv.slice(2);
+if (argv.includes('--help') || argv.includes('-h')) {
+  process.stdout.write(`${HELP}\n`);
+  process.exit(0);
+}
+const opt = (name: string) => {
+  const i = argv.indexOf(`--${name}`);
+  return i >= 0 ? argv[i + 1] : undefined;
+};
+const store = opt('store') ?? 'sqlite';
+if (store !== 'sqlite' && store !== 'memory') throw new Error(`--store must be sqlite or memory\n${HELP}`);
+const terminals = Number(opt('terminals') ?? 6_000);
+if (!Number.isInteger(terminals) || terminals < 1 || terminals > 18_000) throw new Error(`--terminals must be a whole number from 1 to 18000\n${HELP}`);
+
+const children: Child[] = [];
+const ctx: ScenarioContext = {
+  quick: false,
+  log: (line) => process.stderr.write(`${line}\n`),
+  async spawn(name, rel, args) {
+    const c = await spawnChild(name, rel, args);
+    children.push(c);
+    return c;
+  },
+};
+try {
+  const gw = await ctx.spawn('gateway', 'servers/gateway.ts', { store, dataDir: tempDataDir('connect-cpu') });
+  const before = threadTimes(gw.proc.pid!);
+  const load = await connectTerminals(ctx, 'ws', 'pcm-ws', String(gw.ready.websocketUrl), 'cc-', terminals, { budgetMs: 120_000 });
+  const after = threadTimes(gw.proc.pid!);
+  let cpu = 0;
+  for (const [tid, [c]] of after) cpu += c - (before.get(tid)?.[0] ?? 0);
+  process.stdout.write(
+    `${store} store: ${load.connected}/${terminals} connected at ${Math.round(load.perSec)}/s; gateway CPU ${((cpu * 1e6) / Math.max(1, load.connected)).toFixed(0)} us per connect\n`,
+  );
+} finally {
+  await Promise.all(children.map((c) => c.kill().catch(() => undefined)));
+}
