@@ -216,8 +216,9 @@ export async function buildGateway(opts: BuildGatewayOptions): Promise<Gateway> 
       logger.info({ gatewayId: config.gatewayId, generation: snap.generation }, 'marked draining in the assignments');
       engine.startDrain({ ratePerSecond: config.drainRate ?? 200, windowMs: (config.drainSeconds ?? 120) * 1000 });
     } else if (me && !me.draining && engine.isDraining()) {
-      // A scale-up cancelled the scale-down before this gateway was removed: stay. (Absent from
-      // the list is not a cancellation: the operator leaves out gateways whose pod is not Ready.)
+      // A scale-up cancelled the scale-down before this gateway was removed: stay. The entry may
+      // say `ready: false` meanwhile (a draining gateway's pod is not Ready); ending the drain is
+      // what makes it Ready again. An entry that is gone is not a cancellation (being removed).
       logger.info({ gatewayId: config.gatewayId, generation: snap.generation }, 'no longer draining in the assignments');
       engine.cancelDrain();
     }
