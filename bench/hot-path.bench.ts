@@ -4,9 +4,9 @@
  *     that share their timestamps);
  *   - timeline: MemoryTimeline.record of the three events a delivered message produces (sent,
  *     delivered, acked) round-robin over 1,000 terminals with full rings (the steady state);
- *   - terminal token: verifyTerminalToken (every WebSocket/MQTT connect and discovery request)
- *     beside jose's jwtVerify given the raw secret, as the code did before it imported the
- *     HMAC key once.
+ *   - terminal token: verifyTerminalToken (every WebSocket/MQTT connect and discovery request;
+ *     fast-jwt, synchronous node:crypto HMAC) beside jose's jwtVerify (WebCrypto) with the key
+ *     imported once and with the raw secret, the two earlier versions of this code.
  * Reports wall and process CPU microseconds per operation (process CPU includes V8's helper
  * threads, so garbage collection shows). Numbers are for before/after comparisons of one
  * function on one machine (check out the older file and run again), not for the README.
@@ -78,6 +78,7 @@ recordMessages(200_000); // fill every ring (200 events per terminal by default)
 const secret = 'hot-path-bench-secret-0123456789abcdef';
 const token = await mintTerminalToken(secret, 'terminal-0001');
 const rawKey = new TextEncoder().encode(secret);
+const cryptoKey = await crypto.subtle.importKey('raw', rawKey, { name: 'HMAC', hash: 'SHA-256' }, false, ['verify']);
 /** `n` verifications, 64 at a time (a burst of connects). */
 async function verifyAll(n: number, verify: () => Promise<unknown>): Promise<void> {
   for (let k = 0; k < n; k += 64) await Promise.all(Array.from({ length: 64 }, verify));
@@ -85,8 +86,9 @@ async function verifyAll(n: number, verify: () => Promise<unknown>): Promise<voi
 
 let sink = 0;
 for (let r = 1; r <= rounds; r++) {
-  await measureAsync(`round ${r}: verifyTerminalToken (key imported once)`, 12_800, () => verifyAll(12_800, () => verifyTerminalToken(secret, token)));
-  await measureAsync(`round ${r}: jose jwtVerify, raw secret (before)`, 12_800, () => verifyAll(12_800, () => jwtVerify(token, rawKey, { algorithms: ['HS256'] })));
+  await measureAsync(`round ${r}: verifyTerminalToken (fast-jwt)`, 12_800, () => verifyAll(12_800, () => verifyTerminalToken(secret, token)));
+  await measureAsync(`round ${r}: jose jwtVerify, CryptoKey`, 12_800, () => verifyAll(12_800, () => jwtVerify(token, cryptoKey, { algorithms: ['HS256'] })));
+  await measureAsync(`round ${r}: jose jwtVerify, raw secret`, 12_800, () => verifyAll(12_800, () => jwtVerify(token, rawKey, { algorithms: ['HS256'] })));
   measure(`round ${r}: messageFrame`, 300_000, () => {
     for (let k = 0; k < 300; k++) for (const m of messages) sink += messageFrame(m, undefined).encoded.length;
   });

@@ -1,5 +1,6 @@
 import { webcrypto } from 'node:crypto';
-import { SignJWT, jwtVerify, decodeProtectedHeader, errors as joseErrors } from 'jose';
+import { SignJWT, decodeProtectedHeader } from 'jose';
+import { createVerifier, TokenError } from 'fast-jwt';
 import { PcmError } from '../common/errors.js';
 import { isValidTerminalId } from './terminal-id.js';
 
@@ -32,12 +33,31 @@ export type TerminalSecret = string | readonly string[];
 export const TOKEN_CLOCK_TOLERANCE_SECONDS = 5;
 
 const encoder = new TextEncoder();
-/**
- * Imported HMAC keys per ring. jose re-imports a raw (Uint8Array) secret into WebCrypto on
- * every call: about 110 us of CPU per verification instead of about 45 with a key imported
- * once (bench/hot-path.bench.ts), and every terminal connect and discovery request verifies one.
- */
+/** Imported HMAC signing keys per ring (minting: `pcm token`, tests, benches). */
 const ringCache = new Map<string, Promise<webcrypto.CryptoKey[]>>();
+
+type Verifier = (token: string) => { sub?: unknown; exp?: number };
+/**
+ * Verifiers per ring. Every terminal connect and every discovery request verifies a token, so
+ * this is fast-jwt's synchronous node:crypto HMAC, not WebCrypto (jose): a WebCrypto verify is
+ * an async job of about 35-45 us of CPU even with the key imported once (bench/hot-path.bench.ts).
+ */
+const verifierCache = new Map<string, Verifier[]>();
+
+function verifiers(secret: TerminalSecret): Verifier[] {
+  const id = typeof secret === 'string' ? secret : secret.join(',');
+  let vs = verifierCache.get(id);
+  if (!vs) {
+    const ring = secretRing(secret);
+    if (ring.length === 0) throw new PcmError('PCM_ERR_CONFIG', 'invalid configuration: the terminal JWT secret is empty');
+    vs = ring.map((key) =>
+      createVerifier({ key, algorithms: ['HS256'], requiredClaims: ['exp', 'sub'], clockTolerance: TOKEN_CLOCK_TOLERANCE_SECONDS * 1000 }),
+    );
+    if (verifierCache.size > 64) verifierCache.clear(); // bounded: a process holds one or two rings
+    verifierCache.set(id, vs);
+  }
+  return vs;
+}
 
 /** Splits a key ring into its secrets, dropping blanks; the first one signs. */
 export function secretRing(secret: TerminalSecret): string[] {
@@ -87,26 +107,21 @@ export async function verifyTerminalToken(secret: TerminalSecret, token: string 
     throw new PcmError('PCM_ERR_UNAUTHORIZED', 'invalid terminal token');
   }
   if (header.alg !== 'HS256') throw new PcmError('PCM_ERR_UNAUTHORIZED', `terminal token algorithm ${JSON.stringify(header.alg ?? null)} is not allowed; only HS256`);
-  for (const k of await keys(secret)) {
+  for (const verify of verifiers(secret)) {
+    let payload;
     try {
-      const { payload } = await jwtVerify(token, k, {
-        algorithms: ['HS256'],
-        requiredClaims: ['exp', 'sub'],
-        clockTolerance: TOKEN_CLOCK_TOLERANCE_SECONDS,
-      });
-      if (!isValidTerminalId(payload.sub)) throw new PcmError('PCM_ERR_UNAUTHORIZED', 'token subject is not a valid terminal id');
-      return { terminalId: payload.sub, expiresAt: payload.exp! };
+      payload = verify(token);
     } catch (err) {
-      if (err instanceof PcmError) throw err;
       // A signature that does not match this secret may match the next one of the ring;
       // any other failure (expired, nbf, claims) is a property of the token itself.
-      if (err instanceof joseErrors.JWSSignatureVerificationFailed) {
-        continue;
-      }
-      if (err instanceof joseErrors.JWTExpired) throw new PcmError('PCM_ERR_TOKEN_EXPIRED', 'terminal token has expired');
-      if (err instanceof joseErrors.JWTClaimValidationFailed && err.claim === 'nbf') throw new PcmError('PCM_ERR_UNAUTHORIZED', 'terminal token is not valid yet (nbf)');
+      const code = err instanceof TokenError ? err.code : undefined;
+      if (code === TokenError.codes.invalidSignature) continue;
+      if (code === TokenError.codes.expired) throw new PcmError('PCM_ERR_TOKEN_EXPIRED', 'terminal token has expired');
+      if (code === TokenError.codes.inactive) throw new PcmError('PCM_ERR_UNAUTHORIZED', 'terminal token is not valid yet (nbf)');
       throw new PcmError('PCM_ERR_UNAUTHORIZED', 'invalid terminal token');
     }
+    if (!isValidTerminalId(payload.sub)) throw new PcmError('PCM_ERR_UNAUTHORIZED', 'token subject is not a valid terminal id');
+    return { terminalId: payload.sub, expiresAt: payload.exp! };
   }
   throw new PcmError('PCM_ERR_UNAUTHORIZED', 'invalid terminal token');
 }

@@ -36,6 +36,21 @@ describe('terminal JWT verification (issue 8: exp, nbf, pinned algorithm, rotati
     expect((await refused(verifyTerminalToken(NEW, t))).code).toBe('PCM_ERR_TOKEN_EXPIRED');
   });
 
+  it('checks the signature before the claims: an expired token under a wrong secret is invalid, not "expired"', async () => {
+    const forged = await mintTerminalToken('some-other-secret-0123456789', 'term-1', -120);
+    expect(await refused(verifyTerminalToken(NEW, forged))).toMatchObject({ code: 'PCM_ERR_UNAUTHORIZED', message: 'invalid terminal token' });
+  });
+
+  it('refuses a non-numeric exp and a tampered signature', async () => {
+    const header = b64({ alg: 'HS256', typ: 'JWT' });
+    const body = b64({ sub: 'term-1', exp: String(now() + 600) });
+    const sig = createHmac('sha256', NEW).update(`${header}.${body}`).digest('base64url');
+    expect((await refused(verifyTerminalToken(NEW, `${header}.${body}.${sig}`))).code).toBe('PCM_ERR_UNAUTHORIZED');
+    const good = await mintTerminalToken(NEW, 'term-1', 60);
+    const tampered = `${good.slice(0, good.lastIndexOf('.') + 1)}${'A'.repeat(43)}`;
+    expect((await refused(verifyTerminalToken(NEW, tampered))).code).toBe('PCM_ERR_UNAUTHORIZED');
+  });
+
   it('honours nbf: a token valid only from the future is refused, one valid from the past is accepted', async () => {
     const future = await mintTerminalToken(NEW, 'term-1', 3600, { notBefore: now() + 600 });
     const e = await refused(verifyTerminalToken(NEW, future));
