@@ -301,6 +301,29 @@ describe.each<Protocol>(['websocket', 'mqtt'])('PcmClient over %s against a real
     await until(() => reconnects >= 2, 5000);
     expect(codes[0]).toBe('PCM_ERR_UNAUTHORIZED'); // discovery refuses it first
   });
+
+  it('a gateway or discovery that cannot be reached surfaces PCM_ERR_UNREACHABLE (not an internal error) and is retried', async () => {
+    // A port that was just free: nothing listens there (connection refused).
+    const closed = await import('node:net').then(({ createServer }) => new Promise<number>((resolve) => {
+      const srv = createServer().listen(0, '127.0.0.1', () => {
+        const port = (srv.address() as { port: number }).port;
+        srv.close(() => resolve(port));
+      });
+    }));
+    const scheme = protocol === 'mqtt' ? 'mqtt' : 'ws';
+    for (const extra of [{ url: `${scheme}://127.0.0.1:${closed}${protocol === 'mqtt' ? '' : '/v1/connect'}`, discoveryUrl: undefined }, { discoveryUrl: `http://127.0.0.1:${closed}` }]) {
+      const c = await client(newId(), extra);
+      const codes: string[] = [];
+      c.on('error', (e) => codes.push(e.code));
+      let reconnects = 0;
+      c.on('reconnecting', () => reconnects++);
+      await c.start();
+      await until(() => reconnects >= 2, 5000);
+      expect(codes.length).toBeGreaterThan(0);
+      expect(new Set(codes)).toEqual(new Set(['PCM_ERR_UNREACHABLE']));
+      await c.stop();
+    }
+  });
 });
 
 describe('PcmClient assignment moves', () => {

@@ -20,7 +20,7 @@ export async function fetchAssignment(discoveryUrl: string, terminalId: string, 
   try {
     res = await fetch(url, { headers: { authorization: `Bearer ${token}`, accept: 'application/json' }, signal: AbortSignal.timeout(timeoutMs) });
   } catch (err) {
-    throw new PcmError('PCM_ERR_INTERNAL', `discovery request to ${url} failed: ${(err as Error).message}`, { cause: err });
+    throw new PcmError('PCM_ERR_UNREACHABLE', `discovery request to ${url} failed: ${(err as Error).message}`, { cause: err });
   }
   const text = await res.text();
   let body: Record<string, unknown> = {};

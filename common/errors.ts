@@ -14,6 +14,7 @@ export const ERROR_CATALOGUE = {
   PCM_ERR_PAYLOAD_TOO_LARGE: { status: 413, transient: false, summary: 'The payload exceeds the configured limit (PCM_MAX_PAYLOAD_BYTES).' },
   PCM_ERR_RATE_LIMITED: { status: 429, transient: true, summary: 'Too many requests for this API key; retry after the Retry-After header.' },
   PCM_ERR_INTERNAL: { status: 500, transient: true, summary: 'Unexpected server error.' },
+  PCM_ERR_UNREACHABLE: { status: 503, transient: true, summary: 'Terminal SDK only (never sent by a server): discovery or the gateway could not be reached (refused, reset, timed out, handshake timeout); the SDK retries with backoff.' },
   PCM_ERR_STORE_UNAVAILABLE: { status: 503, transient: true, summary: 'The message store could not durably accept the message; nothing was stored; retry.' },
   PCM_ERR_RELAY_UNAVAILABLE: { status: 503, transient: true, summary: 'The relay between gateways could not publish an event in time; the message stays in the store and is delivered on the next drain.' },
   PCM_ERR_NO_GATEWAY: { status: 503, transient: true, summary: 'Discovery has no gateway available to assign.' },

@@ -38,7 +38,8 @@ export const connectMqtt: TransportFactory = async (opts, handlers) => {
     if (e.code === 4 || e.code === 5) {
       throw new PcmError(e.code === 4 ? 'PCM_ERR_UNAUTHORIZED' : 'PCM_ERR_FORBIDDEN', `MQTT broker refused the connection: ${e.message}`, { cause: err });
     }
-    throw new PcmError('PCM_ERR_INTERNAL', `MQTT connect to ${opts.url} failed: ${e.message}`, { cause: err });
+    // A CONNACK refusal has a numeric code; anything else is the network (refused, reset, timeout).
+    throw new PcmError(typeof e.code === 'number' ? 'PCM_ERR_INTERNAL' : 'PCM_ERR_UNREACHABLE', `MQTT connect to ${opts.url} failed: ${e.message}`, { cause: err });
   }
 
   // Small QoS 1 exchanges (PUBLISH, PUBACK, our ack): Nagle plus delayed ACK would hold each

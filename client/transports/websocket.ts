@@ -69,7 +69,7 @@ export const connectWebSocket: TransportFactory = (opts, handlers) =>
       res.on('close', settle);
     });
     ws.on('error', (err) => {
-      if (!opened && !refused) reject(new PcmError('PCM_ERR_INTERNAL', `WebSocket connect to ${opts.url} failed: ${err.message}`, { cause: err }));
+      if (!opened && !refused) reject(new PcmError('PCM_ERR_UNREACHABLE', `WebSocket connect to ${opts.url} failed: ${err.message}`, { cause: err }));
       else opts.logger.debug({ err }, 'websocket error');
     });
     ws.on('open', () => {
