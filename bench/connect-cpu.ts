@@ -9,8 +9,8 @@
  *   npx tsx bench/connect-cpu.ts [--store sqlite|memory] [--terminals 6000]
  */
 import { threadTimes } from './lib/thread-stats.js';
-import { spawnChild, type Child } from './lib/proc.js';
-import { connectTerminals, tempDataDir, type ScenarioContext } from './lib/scenario.js';
+import { killAll } from './lib/proc.js';
+import { connectTerminals, tempDataDir, toolContext } from './lib/scenario.js';
 
 const HELP = 'usage: npx tsx bench/connect-cpu.ts [--store sqlite|memory] [--terminals 6000]';
 const argv = process.argv.slice(2);
@@ -27,16 +27,7 @@ if (store !== 'sqlite' && store !== 'memory') throw new Error(`--store must be s
 const terminals = Number(opt('terminals') ?? 6_000);
 if (!Number.isInteger(terminals) || terminals < 1 || terminals > 18_000) throw new Error(`--terminals must be a whole number from 1 to 18000\n${HELP}`);
 
-const children: Child[] = [];
-const ctx: ScenarioContext = {
-  quick: false,
-  log: (line) => process.stderr.write(`${line}\n`),
-  async spawn(name, rel, args) {
-    const c = await spawnChild(name, rel, args);
-    children.push(c);
-    return c;
-  },
-};
+const { ctx, children } = toolContext();
 try {
   const gw = await ctx.spawn('gateway', 'servers/gateway.ts', { store, dataDir: tempDataDir('connect-cpu') });
   const before = threadTimes(gw.proc.pid!);
@@ -48,5 +39,5 @@ try {
     `${store} store: ${load.connected}/${terminals} connected at ${Math.round(load.perSec)}/s; gateway CPU ${((cpu * 1e6) / Math.max(1, load.connected)).toFixed(0)} us per connect\n`,
   );
 } finally {
-  await Promise.all(children.map((c) => c.kill().catch(() => undefined)));
+  await killAll(children);
 }

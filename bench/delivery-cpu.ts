@@ -15,8 +15,8 @@
  * `npx tsx bench/alloc-top.ts <file> <messages>`. Bounded: two sends of at most 120 s. Linux only.
  */
 import { threadTimes as threads } from './lib/thread-stats.js';
-import { spawnChild, type Child } from './lib/proc.js';
-import { connectTerminals, tempDataDir, waitDelivered, type ScenarioContext } from './lib/scenario.js';
+import { killAll, type Child } from './lib/proc.js';
+import { connectTerminals, tempDataDir, toolContext, waitDelivered } from './lib/scenario.js';
 
 const HELP = 'usage: npx tsx bench/delivery-cpu.ts [fanout|send] [--store sqlite|memory] [--messages 30000] [--warmup 10000] [--alloc <file>]';
 const argv = process.argv.slice(2);
@@ -45,16 +45,7 @@ const FANOUT = 100;
 const TIMEOUT_MS = 120_000;
 
 
-const children: Child[] = [];
-const ctx: ScenarioContext = {
-  quick: false,
-  log: (line) => process.stderr.write(`${line}\n`),
-  async spawn(name, rel, args) {
-    const c = await spawnChild(name, rel, args);
-    children.push(c);
-    return c;
-  },
-};
+const { ctx, children } = toolContext();
 const run = (n: number) =>
   kind === 'fanout'
     ? { kind: 'fanout', prefix: 'tp-', terminals: TERMINALS, count: Math.ceil(n / FANOUT), durationMs: TIMEOUT_MS, inflight: 8, fanout: FANOUT }
@@ -94,5 +85,5 @@ try {
   });
   if (allocFile) process.stdout.write(`allocation profile: ${allocFile} (npx tsx bench/alloc-top.ts ${allocFile} ${got.received})\n`);
 } finally {
-  await Promise.all(children.map((c) => c.kill().catch(() => undefined)));
+  await killAll(children);
 }

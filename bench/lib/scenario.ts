@@ -77,3 +77,21 @@ export async function waitDelivered(loaders: Child[], target: number, t0: number
 }
 
 export type Mem = { rss: number; heapUsed: number; external: number };
+
+/**
+ * A ScenarioContext for a standalone tool under bench/ (delivery-cpu, connect-cpu): full
+ * sizes, progress on stderr, and every child it spawns kept in `children` for killAll().
+ */
+export function toolContext(): { ctx: ScenarioContext; children: Child[] } {
+  const children: Child[] = [];
+  const ctx: ScenarioContext = {
+    quick: false,
+    log: (line) => process.stderr.write(`${line}\n`),
+    async spawn(name, rel, args) {
+      const c = await spawnChild(name, rel, args);
+      children.push(c);
+      return c;
+    },
+  };
+  return { ctx, children };
+}
