@@ -172,15 +172,23 @@ export class LeaderElector {
     if (this.stopped) return;
     this.stopped = true;
     this.stopController.abort();
-    if (!this.leading) return;
-    // run() flips `leading` off after its lead callback settles; release only what we hold.
-    try {
-      const lease = await this.kube.get<Lease>(this.ref);
-      if (lease?.spec?.holderIdentity === this.opts.identity) {
-        await this.kube.replace({ ...lease, spec: { ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1, renewTime: microTime(this.opts.clock.now()) } });
+    // Release only what we hold, whether or not we still think we lead: a replica that stepped
+    // down after a slow renewal may still be named in the Lease until it expires.
+    // A renewal already in flight when stop() began can land between our read and our write:
+    // that is a conflict (409), so read again and retry rather than leave the Lease held until
+    // it expires (the next replica would wait the whole lease duration).
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const lease = await this.kube.get<Lease>(this.ref);
+        if (lease?.spec?.holderIdentity === this.opts.identity) {
+          await this.kube.replace({ ...lease, spec: { ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1, renewTime: microTime(this.opts.clock.now()) } });
+        }
+        return;
+      } catch (err) {
+        if (isConflict(err) && attempt < 5) continue;
+        this.opts.log.warn({ err }, 'leader election: could not release the lease');
+        return;
       }
-    } catch (err) {
-      this.opts.log.warn({ err }, 'leader election: could not release the lease');
     }
   }
 }
