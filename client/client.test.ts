@@ -1,5 +1,6 @@
 import { afterEach, beforeAll, afterAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -24,6 +25,27 @@ async function until<T>(fn: () => T | undefined | false, timeoutMs = 8000, what 
     if (Date.now() > end) throw new Error(`${what} not met within ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 15));
   }
+}
+
+/** Starts `c` and collects its error codes until it has gone through `reconnects` retries. */
+async function errorsWhileRetrying(c: PcmClient, reconnects = 2): Promise<string[]> {
+  const codes: string[] = [];
+  c.on('error', (e) => codes.push(e.code));
+  let n = 0;
+  c.on('reconnecting', () => n++);
+  await c.start();
+  await until(() => n >= reconnects, 5000, `${reconnects} reconnects`);
+  return codes;
+}
+
+/** A port that was free a moment ago: nothing listens there (connection refused). */
+function closedPort(): Promise<number> {
+  return new Promise((resolve) => {
+    const srv = createServer().listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+  });
 }
 
 function deferred<T = void>() {
@@ -293,32 +315,16 @@ describe.each<Protocol>(['websocket', 'mqtt'])('PcmClient over %s against a real
   it('a bad token surfaces PCM_ERR_UNAUTHORIZED and keeps retrying with backoff', async () => {
     const id = newId();
     const c = await client(id, { token: await mintTerminalToken('some-other-secret-0123456789', id) });
-    const codes: string[] = [];
-    c.on('error', (e) => codes.push(e.code));
-    let reconnects = 0;
-    c.on('reconnecting', () => reconnects++);
-    await c.start();
-    await until(() => reconnects >= 2, 5000);
+    const codes = await errorsWhileRetrying(c);
     expect(codes[0]).toBe('PCM_ERR_UNAUTHORIZED'); // discovery refuses it first
   });
 
   it('a gateway or discovery that cannot be reached surfaces PCM_ERR_UNREACHABLE (not an internal error) and is retried', async () => {
-    // A port that was just free: nothing listens there (connection refused).
-    const closed = await import('node:net').then(({ createServer }) => new Promise<number>((resolve) => {
-      const srv = createServer().listen(0, '127.0.0.1', () => {
-        const port = (srv.address() as { port: number }).port;
-        srv.close(() => resolve(port));
-      });
-    }));
+    const closed = await closedPort();
     const scheme = protocol === 'mqtt' ? 'mqtt' : 'ws';
     for (const extra of [{ url: `${scheme}://127.0.0.1:${closed}${protocol === 'mqtt' ? '' : '/v1/connect'}`, discoveryUrl: undefined }, { discoveryUrl: `http://127.0.0.1:${closed}` }]) {
       const c = await client(newId(), extra);
-      const codes: string[] = [];
-      c.on('error', (e) => codes.push(e.code));
-      let reconnects = 0;
-      c.on('reconnecting', () => reconnects++);
-      await c.start();
-      await until(() => reconnects >= 2, 5000);
+      const codes = await errorsWhileRetrying(c);
       expect(codes.length).toBeGreaterThan(0);
       expect(new Set(codes)).toEqual(new Set(['PCM_ERR_UNREACHABLE']));
       await c.stop();

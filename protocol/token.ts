@@ -33,8 +33,23 @@ export type TerminalSecret = string | readonly string[];
 export const TOKEN_CLOCK_TOLERANCE_SECONDS = 5;
 
 const encoder = new TextEncoder();
-/** Imported HMAC signing keys per ring (minting: `pcm token`, tests, benches). */
-const ringCache = new Map<string, Promise<webcrypto.CryptoKey[]>>();
+
+/**
+ * Something built once per key ring (one entry per secret), cached by the ring's text. Bounded:
+ * a process holds one or two rings. An empty ring is a configuration error.
+ */
+function perRing<T>(cache: Map<string, T>, secret: TerminalSecret, build: (ring: string[]) => T): T {
+  const id = typeof secret === 'string' ? secret : secret.join(',');
+  let v = cache.get(id);
+  if (v === undefined) {
+    const ring = secretRing(secret);
+    if (ring.length === 0) throw new PcmError('PCM_ERR_CONFIG', 'invalid configuration: the terminal JWT secret is empty');
+    v = build(ring);
+    if (cache.size > 64) cache.clear();
+    cache.set(id, v);
+  }
+  return v;
+}
 
 type Verifier = (token: string) => { sub?: unknown; exp?: number };
 /**
@@ -43,39 +58,20 @@ type Verifier = (token: string) => { sub?: unknown; exp?: number };
  * an async job of about 35-45 us of CPU even with the key imported once (bench/hot-path.bench.ts).
  */
 const verifierCache = new Map<string, Verifier[]>();
+const verifiers = (secret: TerminalSecret): Verifier[] =>
+  perRing(verifierCache, secret, (ring) =>
+    ring.map((key) => createVerifier({ key, algorithms: ['HS256'], requiredClaims: ['exp', 'sub'], clockTolerance: TOKEN_CLOCK_TOLERANCE_SECONDS * 1000 })),
+  );
 
-function verifiers(secret: TerminalSecret): Verifier[] {
-  const id = typeof secret === 'string' ? secret : secret.join(',');
-  let vs = verifierCache.get(id);
-  if (!vs) {
-    const ring = secretRing(secret);
-    if (ring.length === 0) throw new PcmError('PCM_ERR_CONFIG', 'invalid configuration: the terminal JWT secret is empty');
-    vs = ring.map((key) =>
-      createVerifier({ key, algorithms: ['HS256'], requiredClaims: ['exp', 'sub'], clockTolerance: TOKEN_CLOCK_TOLERANCE_SECONDS * 1000 }),
-    );
-    if (verifierCache.size > 64) verifierCache.clear(); // bounded: a process holds one or two rings
-    verifierCache.set(id, vs);
-  }
-  return vs;
-}
+/** The first secret of the ring as an HMAC signing key, imported into WebCrypto once (jose mints). */
+const signingKeyCache = new Map<string, Promise<webcrypto.CryptoKey>>();
+const signingKey = (secret: TerminalSecret): Promise<webcrypto.CryptoKey> =>
+  perRing(signingKeyCache, secret, (ring) => webcrypto.subtle.importKey('raw', encoder.encode(ring[0]!), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']));
 
 /** Splits a key ring into its secrets, dropping blanks; the first one signs. */
 export function secretRing(secret: TerminalSecret): string[] {
   const list = typeof secret === 'string' ? secret.split(',') : [...secret];
   return list.map((s) => s.trim()).filter((s) => s.length > 0);
-}
-
-function keys(secret: TerminalSecret): Promise<webcrypto.CryptoKey[]> {
-  const id = typeof secret === 'string' ? secret : secret.join(',');
-  let ks = ringCache.get(id);
-  if (!ks) {
-    const ring = secretRing(secret);
-    if (ring.length === 0) return Promise.reject(new PcmError('PCM_ERR_CONFIG', 'invalid configuration: the terminal JWT secret is empty'));
-    ks = Promise.all(ring.map((s) => webcrypto.subtle.importKey('raw', encoder.encode(s), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign', 'verify'])));
-    if (ringCache.size > 64) ringCache.clear(); // bounded: a process holds one or two rings
-    ringCache.set(id, ks);
-  }
-  return ks;
 }
 
 export interface MintOptions {
@@ -90,7 +86,7 @@ export async function mintTerminalToken(secret: TerminalSecret, terminalId: stri
     .setIssuedAt()
     .setExpirationTime(Math.floor(Date.now() / 1000) + ttlSeconds);
   if (opts.notBefore !== undefined) jwt.setNotBefore(opts.notBefore);
-  return jwt.sign((await keys(secret))[0]!);
+  return jwt.sign(await signingKey(secret));
 }
 
 /**
