@@ -389,3 +389,133 @@ describe('PcmClient assignment moves', () => {
     }
   });
 });
+
+describe.each<Protocol>(['websocket', 'mqtt'])('PcmClient failover over %s (docs/client.md, "Failover")', (protocol) => {
+  const portOf = (url: string) => Number(new URL(url).port);
+
+  it('fails over to its next gateway when its own cannot be reached, and follows the assignment back once it returns', async () => {
+    let a = await MiniGateway.start(SECRET);
+    const b = await MiniGateway.start(SECRET);
+    const endpoints = [
+      { id: 'a', websocketUrl: a.wsUrl, mqttUrl: a.mqttUrl },
+      { id: 'b', websocketUrl: b.wsUrl, mqttUrl: b.mqttUrl },
+    ];
+    const source = new StaticGatewaySource(endpoints);
+    // a terminal whose home is `a`
+    const { assignGateway } = await import('../discovery/core/assignment.js');
+    let n = 0;
+    while (assignGateway(`fo-${protocol}-${n}`, source.current().gateways)!.id !== 'a') n++;
+    const id = `fo-${protocol}-${n}`;
+    const aPorts = { http: portOf(a.wsUrl), mqtt: portOf(a.mqttUrl) };
+    await a.close(); // gateway a is gone: its ports refuse connections
+    const discovery = buildDiscoveryApp({ config: { terminalJwtSecret: SECRET, discoveryPollSeconds: 1 }, source, logger: silentLogger });
+    await discovery.listen({ port: 0, host: '127.0.0.1' });
+    const discoveryUrl = `http://127.0.0.1:${(discovery.server.address() as { port: number }).port}`;
+    const handled: string[] = [];
+    const c = new PcmClient({
+      terminalId: id,
+      token: await mintTerminalToken(SECRET, id),
+      protocol,
+      discoveryUrl,
+      overrides: FAST,
+      duplicateStore: new MemoryDuplicateStore(),
+      handler: (m) => void handled.push(String(m.payload)),
+      failoverAvoidMs: 1500,
+    });
+    c.on('error', () => {});
+    const failovers: { gatewayId: string; failures: number; avoidMs: number }[] = [];
+    const connected: (string | undefined)[] = [];
+    const assigned: string[] = [];
+    c.on('failover', (f) => failovers.push(f));
+    c.on('connected', (i) => connected.push(i.gatewayId));
+    c.on('assignment', (x) => assigned.push(x.gatewayId));
+    try {
+      await c.start();
+      await until(() => b.isConnected(id), 8000, 'failed over to b');
+      expect(failovers).toEqual([{ gatewayId: 'a', failures: 2, avoidMs: 1500 }]);
+      // two answers for a (two unreachable attempts), then b
+      expect(assigned.slice(0, 3)).toEqual(['a', 'a', 'b']);
+      b.push(id, 'via-b');
+      await until(() => handled.length === 1, 8000, 'delivery on b');
+      // a comes back on its old address; after the avoidance the poll moves the terminal home
+      a = await MiniGateway.start(SECRET, aPorts);
+      await until(() => a.isConnected(id), 8000, 'back on a');
+      a.push(id, 'via-a');
+      await until(() => handled.length === 2, 8000, 'delivery on a');
+      expect(handled).toEqual(['via-b', 'via-a']);
+      expect(connected).toEqual(['b', 'a']);
+      expect(b.isConnected(id)).toBe(false);
+    } finally {
+      await c.stop();
+      await discovery.close();
+      await a.close().catch(() => undefined);
+      await b.close();
+    }
+  });
+
+  it('failoverAfter: 0 keeps dialing the assigned gateway (no failover)', async () => {
+    const b = await MiniGateway.start(SECRET);
+    const closed = await closedPort();
+    const source = new StaticGatewaySource([
+      { id: 'a', websocketUrl: `ws://127.0.0.1:${closed}/v1/connect`, mqttUrl: `mqtt://127.0.0.1:${closed}` },
+      { id: 'b', websocketUrl: b.wsUrl, mqttUrl: b.mqttUrl },
+    ]);
+    const { assignGateway } = await import('../discovery/core/assignment.js');
+    let n = 0;
+    while (assignGateway(`nofo-${protocol}-${n}`, source.current().gateways)!.id !== 'a') n++;
+    const id = `nofo-${protocol}-${n}`;
+    const discovery = buildDiscoveryApp({ config: { terminalJwtSecret: SECRET, discoveryPollSeconds: 60 }, source, logger: silentLogger });
+    await discovery.listen({ port: 0, host: '127.0.0.1' });
+    const discoveryUrl = `http://127.0.0.1:${(discovery.server.address() as { port: number }).port}`;
+    const c = new PcmClient({ terminalId: id, token: await mintTerminalToken(SECRET, id), protocol, discoveryUrl, overrides: FAST, duplicateStore: new MemoryDuplicateStore(), failoverAfter: 0 });
+    const assigned: string[] = [];
+    c.on('assignment', (x) => assigned.push(x.gatewayId));
+    let failovers = 0;
+    c.on('failover', () => failovers++);
+    try {
+      const codes = await errorsWhileRetrying(c, 4);
+      expect(new Set(codes)).toEqual(new Set(['PCM_ERR_UNREACHABLE']));
+      expect(failovers).toBe(0);
+      expect(new Set(assigned)).toEqual(new Set(['a']));
+      expect(b.isConnected(id)).toBe(false);
+    } finally {
+      await c.stop();
+      await discovery.close();
+      await b.close();
+    }
+  });
+});
+
+describe('PcmClient behind a proxy', () => {
+  it('a 502/503/504 without a PCM error body (a proxy whose gateway is gone) is PCM_ERR_UNREACHABLE; a PCM 503 stays PCM_ERR_OVERLOADED', async () => {
+    const http = await import('node:http');
+    let status = 502;
+    let body = '<html>Bad Gateway</html>';
+    const proxy = http.createServer((_req, res) => res.writeHead(404).end());
+    proxy.on('upgrade', (_req, socket) => {
+      socket.end(`HTTP/1.1 ${status} Whatever\r\ncontent-type: text/html\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+    });
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+    const url = `ws://127.0.0.1:${(proxy.address() as { port: number }).port}/v1/connect`;
+    const codesFor = async () => {
+      const id = 'proxied-1';
+      const c = new PcmClient({ terminalId: id, token: await mintTerminalToken(SECRET, id), url, overrides: FAST, duplicateStore: new MemoryDuplicateStore() });
+      try {
+        return await errorsWhileRetrying(c, 1);
+      } finally {
+        await c.stop();
+      }
+    };
+    try {
+      for (const s of [502, 503, 504]) {
+        status = s;
+        expect(new Set(await codesFor()), `HTTP ${s}`).toEqual(new Set(['PCM_ERR_UNREACHABLE']));
+      }
+      status = 503;
+      body = JSON.stringify({ code: 'PCM_ERR_OVERLOADED', message: 'too many connects' });
+      expect(new Set(await codesFor())).toEqual(new Set(['PCM_ERR_OVERLOADED']));
+    } finally {
+      proxy.close();
+    }
+  });
+});

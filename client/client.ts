@@ -58,6 +58,8 @@ export interface PcmClientEvents {
   epochReset: [{ epoch: string }];
   /** Another connection of this terminal id took the session over (see `onTakeover`). */
   takenOver: [{ count: number; retryInMs?: number }];
+  /** The assigned gateway could not be reached `failoverAfter` times in a row: discovery is asked for another one. */
+  failover: [{ gatewayId: string; failures: number; avoidMs: number }];
 }
 
 export interface PcmClientOptions {
@@ -93,6 +95,20 @@ export interface PcmClientOptions {
   onTakeover?: 'retry' | 'stop';
   /** First wait after a takeover, ms; default 60,000. */
   takeoverRetryMs?: number;
+  /**
+   * Failover (docs/client.md): after this many connection attempts in a row that could not
+   * reach the assigned gateway (PCM_ERR_UNREACHABLE: refused, reset, timed out, or a proxy's
+   * 502/503/504 in front of it), the client asks discovery for another gateway, naming this one
+   * (`?unreachable=<gateway id>`), and stays away from it for `failoverAvoidMs`. 0 = never.
+   * Default 2. Only with `discoveryUrl`.
+   */
+  failoverAfter?: number;
+  /**
+   * How long a gateway that failed over is avoided before the client follows its assignment
+   * back, ms; doubled each time the same gateway fails over again before a connection to it
+   * succeeds (at most 16x). Default 60,000.
+   */
+  failoverAvoidMs?: number;
 }
 
 type SessionEnd =
@@ -155,6 +171,11 @@ export class PcmClient extends EventEmitter<PcmClientEvents> {
   private takeovers = 0;
   private lastWelcomeAt = 0;
   private _state: ClientState = 'idle';
+  /**
+   * Gateways that could not be reached since the last connection to them: attempts that
+   * failed in a row, how often they failed over, and until when they are avoided.
+   */
+  private readonly unreachable = new Map<string, { failures: number; failovers: number; avoidUntil: number }>();
 
   constructor(private readonly opts: PcmClientOptions) {
     super();
@@ -213,13 +234,16 @@ export class PcmClient extends EventEmitter<PcmClientEvents> {
   private async run(): Promise<void> {
     while (!this.stopped) {
       let end: SessionEnd;
+      let target: { url: string; gatewayId?: string } | undefined;
       try {
         this._state = 'connecting';
-        const target = await this.resolveTarget();
+        target = await this.resolveTarget();
         end = await this.runSession(target);
       } catch (err) {
         this.reportError(err);
         const e = toPcmError(err);
+        // The gateway itself could not be reached (not: it refused us, or discovery failed).
+        if (e.code === 'PCM_ERR_UNREACHABLE' && target?.gatewayId !== undefined) this.noteUnreachable(target.gatewayId);
         // A refusal with a retry hint (admission control, flapping detection: docs/protocol.md,
         // "Reconnect pacing"): stay away that long, plus the jitter that keeps a fleet apart.
         const hint = (e.details as { retryAfterMs?: unknown } | undefined)?.retryAfterMs;
@@ -267,7 +291,7 @@ export class PcmClient extends EventEmitter<PcmClientEvents> {
   }
 
   private async discover(): Promise<Assignment> {
-    const a = await fetchAssignment(this.opts.discoveryUrl!, this.terminalId, await this.token(), this.settings.connectTimeoutMs);
+    const a = await fetchAssignment(this.opts.discoveryUrl!, this.terminalId, await this.token(), this.settings.connectTimeoutMs, this.avoided());
     this.assignment = a;
     this.emit('assignment', a);
     return a;
@@ -325,6 +349,7 @@ export class PcmClient extends EventEmitter<PcmClientEvents> {
     clearTimeout(session.welcomeFallback);
     if (session.closed || session.connected) return;
     session.connected = true;
+    if (session.gatewayId !== undefined) this.unreachable.delete(session.gatewayId);
     this._state = 'connected';
     this.backoff.reset();
     this.lastWelcomeAt = Date.now();
@@ -450,6 +475,37 @@ export class PcmClient extends EventEmitter<PcmClientEvents> {
       // would make the gateway redeliver it now.
       this.reportError(new PcmError('PCM_ERR_INTERNAL', `duplicate store save failed: ${(err as Error).message}`, { cause: err }));
     }
+  }
+
+  // ---- failover -------------------------------------------------------------------------
+
+  /**
+   * One more attempt that could not reach `gatewayId`. At `failoverAfter` in a row the gateway
+   * is avoided: discovery requests name it (`?unreachable=`) until the avoidance ends, so the
+   * terminal gets its next rendezvous choice, and the poll brings it back afterwards.
+   */
+  private noteUnreachable(gatewayId: string): void {
+    const after = this.opts.failoverAfter ?? 2;
+    if (after <= 0 || !this.opts.discoveryUrl) return;
+    const e = this.unreachable.get(gatewayId) ?? { failures: 0, failovers: 0, avoidUntil: 0 };
+    this.unreachable.set(gatewayId, e);
+    e.failures++;
+    if (e.failures < after || e.avoidUntil > Date.now()) return;
+    const avoidMs = (this.opts.failoverAvoidMs ?? 60_000) * 2 ** Math.min(e.failovers, 4);
+    e.failovers++;
+    e.failures = 0;
+    e.avoidUntil = Date.now() + avoidMs;
+    this.log.warn({ gatewayId, avoidMs }, 'gateway unreachable: asking discovery for another one');
+    this.emit('failover', { gatewayId, failures: after, avoidMs });
+  }
+
+  /** Gateways avoided now, most recently failed over first (at most MAX_UNREACHABLE are sent). */
+  private avoided(): string[] {
+    const now = Date.now();
+    return [...this.unreachable]
+      .filter(([, e]) => e.avoidUntil > now)
+      .sort((a, b) => b[1].avoidUntil - a[1].avoidUntil)
+      .map(([id]) => id);
   }
 
   // ---- discovery polling ----------------------------------------------------------------

@@ -10,12 +10,18 @@ export interface Assignment {
   generation: number;
 }
 
+/** Most gateway ids one discovery request reports unreachable (discovery refuses more). */
+export const MAX_UNREACHABLE = 8;
+
 /**
  * `GET <discoveryUrl>/v1/discovery/<terminalId>` with the terminal's JWT. Errors keep the
  * server's PCM_ERR_* code (503 PCM_ERR_NO_GATEWAY is transient: retry with backoff).
+ * `unreachable`: gateways this terminal could not reach, sent as `?unreachable=a,b` (failover,
+ * docs/discovery.md); a discovery without the extension ignores it and answers as before.
  */
-export async function fetchAssignment(discoveryUrl: string, terminalId: string, token: string, timeoutMs: number): Promise<Assignment> {
-  const url = `${discoveryUrl.replace(/\/+$/, '')}/v1/discovery/${encodeURIComponent(terminalId)}`;
+export async function fetchAssignment(discoveryUrl: string, terminalId: string, token: string, timeoutMs: number, unreachable: readonly string[] = []): Promise<Assignment> {
+  const query = unreachable.length > 0 ? `?unreachable=${encodeURIComponent(unreachable.slice(0, MAX_UNREACHABLE).join(','))}` : '';
+  const url = `${discoveryUrl.replace(/\/+$/, '')}/v1/discovery/${encodeURIComponent(terminalId)}${query}`;
   let res: Response;
   try {
     res = await fetch(url, { headers: { authorization: `Bearer ${token}`, accept: 'application/json' }, signal: AbortSignal.timeout(timeoutMs) });

@@ -92,7 +92,8 @@ export async function spawnChild(name: string, rel: string, args: Record<string,
       if (exited) return;
       const done = new Promise<void>((r) => proc.once('exit', () => r()));
       proc.kill('SIGTERM');
-      const t = setTimeout(() => proc.kill('SIGKILL'), 5_000);
+      // a child writing a CPU profile at exit may need longer than a plain shutdown
+      const t = setTimeout(() => proc.kill('SIGKILL'), process.env.PCM_BENCH_CPU_PROF ? 60_000 : 5_000);
       await done;
       clearTimeout(t);
     },

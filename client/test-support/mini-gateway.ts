@@ -48,13 +48,14 @@ export class MiniGateway {
 
   private constructor(private readonly secret: string) {}
 
-  static async start(secret: string): Promise<MiniGateway> {
+  /** `ports`: listen there (a gateway coming back on its old address); default ephemeral. */
+  static async start(secret: string, ports: { http?: number; mqtt?: number } = {}): Promise<MiniGateway> {
     const g = new MiniGateway(secret);
-    await g.listen();
+    await g.listen(ports);
     return g;
   }
 
-  private async listen(): Promise<void> {
+  private async listen(ports: { http?: number; mqtt?: number }): Promise<void> {
     this.wss = new WebSocketServer({ noServer: true });
     this.httpServer = http.createServer((_req, res) => res.writeHead(404).end());
     this.httpServer.on('upgrade', (req, socket, head) => {
@@ -69,7 +70,7 @@ export class MiniGateway {
         () => reject(401, 'PCM_ERR_UNAUTHORIZED'),
       );
     });
-    await new Promise<void>((r) => this.httpServer.listen(0, '127.0.0.1', r));
+    await new Promise<void>((r) => this.httpServer.listen(ports.http ?? 0, '127.0.0.1', r));
     this.wsUrl = `ws://127.0.0.1:${(this.httpServer.address() as net.AddressInfo).port}/v1/connect`;
 
     this.broker = await Aedes.createBroker({
@@ -100,7 +101,7 @@ export class MiniGateway {
       if (t.kind === 'reply') this.replies.push({ terminalId: t.terminalId, correlationId: body.correlationId!, payload: body.payload });
     });
     this.mqttServer = net.createServer(this.broker.handle);
-    await new Promise<void>((r) => this.mqttServer.listen(0, '127.0.0.1', r));
+    await new Promise<void>((r) => this.mqttServer.listen(ports.mqtt ?? 0, '127.0.0.1', r));
     this.mqttUrl = `mqtt://127.0.0.1:${(this.mqttServer.address() as net.AddressInfo).port}`;
   }
 

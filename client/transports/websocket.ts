@@ -7,17 +7,27 @@ import type { ClientTransport, TransportFactory } from './transport.js';
 /**
  * Maps an HTTP refusal of the upgrade (401, 403, 503 …) to a typed error, using the body's code
  * when it has one; `Retry-After` (admission control, flapping detection) becomes
- * `details.retryAfterMs`, which PcmClient adds to its backoff.
+ * `details.retryAfterMs`, which PcmClient adds to its backoff. A 502, 503 or 504 without a
+ * PCM error body comes from a proxy or load balancer in front of a gateway it cannot reach:
+ * PCM_ERR_UNREACHABLE, like a refused connection (a PCM gateway's own 503 always has one).
  */
 function refusal(status: number, body: string, retryAfter?: string | string[]): PcmError {
   let code: ErrorCode = status === 401 ? 'PCM_ERR_UNAUTHORIZED' : status === 403 ? 'PCM_ERR_FORBIDDEN' : status === 503 ? 'PCM_ERR_OVERLOADED' : 'PCM_ERR_INTERNAL';
   let message = `gateway refused the WebSocket upgrade with HTTP ${status}`;
+  let pcmBody = false;
   try {
     const parsed = JSON.parse(body) as { code?: string; message?: string };
-    if (parsed.code && parsed.code in ERROR_CATALOGUE) code = parsed.code as ErrorCode;
+    if (parsed.code && parsed.code in ERROR_CATALOGUE) {
+      code = parsed.code as ErrorCode;
+      pcmBody = true;
+    }
     if (parsed.message) message += `: ${parsed.message}`;
   } catch {
     /* not JSON: keep the status-derived code */
+  }
+  if (!pcmBody && (status === 502 || status === 503 || status === 504)) {
+    code = 'PCM_ERR_UNREACHABLE';
+    message = `a proxy answered the WebSocket upgrade with HTTP ${status}: the gateway behind it cannot be reached`;
   }
   const seconds = Number(Array.isArray(retryAfter) ? retryAfter[0] : retryAfter);
   const retryAfterMs = Number.isFinite(seconds) && seconds > 0 ? Math.min(seconds, 3600) * 1000 : undefined;

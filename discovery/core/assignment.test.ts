@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { assignGateway, hash01 } from './assignment.js';
+import { assignGateway, assignWithFailover, hash01 } from './assignment.js';
 
 type G = { id: string; weight: number; draining: boolean };
 const gw = (id: string, weight = 1, draining = false): G => ({ id, weight, draining });
@@ -125,6 +125,53 @@ describe('rendezvous assignment (DESIGN.md section 5)', () => {
     expect(Math.abs(counts.get('gw-b')! - 5000)).toBeLessThan(300);
     expect(Math.abs(counts.get('gw-a')! - 2500)).toBeLessThan(300);
     expect(Math.abs(counts.get('gw-c')! - 2500)).toBeLessThan(300);
+  });
+
+  it('failover: a terminal reporting its gateway unreachable gets the gateway it would get if that one left the set', () => {
+    fc.assert(
+      fc.property(gatewayIds, fc.nat(), (gids, pick) => {
+        const all = gids.map((id) => gw(id));
+        const lost = all[pick % all.length]!;
+        const without = all.filter((g) => g !== lost);
+        for (const t of TERMINALS.slice(0, 1000)) {
+          const r = assignWithFailover(t, all, new Set([lost.id]));
+          const home = assignGateway(t, all)!;
+          expect(r.home).toBe(home);
+          if (home.id === lost.id) {
+            expect(r.failover).toBe(true);
+            expect(r.gateway!.id).toBe(assignGateway(t, without)!.id);
+          } else {
+            // a report about another gateway changes nothing for this terminal
+            expect(r.failover).toBe(false);
+            expect(r.gateway).toBe(home);
+          }
+        }
+      }),
+      { numRuns: 15 },
+    );
+  }, 90_000);
+
+  it('failover spreads a lost gateway\'s terminals over the others by weight, never to draining or unready ones', () => {
+    const gs = [gw('gw-a', 1), gw('gw-b', 1), gw('gw-c', 2), gw('gw-d', 1, true), { ...gw('gw-e'), ready: false as const }];
+    const counts = new Map<string, number>();
+    for (const t of TERMINALS) {
+      const r = assignWithFailover(t, gs, new Set(['gw-a']));
+      if (r.home!.id !== 'gw-a') continue;
+      counts.set(r.gateway!.id, (counts.get(r.gateway!.id) ?? 0) + 1);
+    }
+    expect([...counts.keys()].sort()).toEqual(['gw-b', 'gw-c']);
+    const moved = counts.get('gw-b')! + counts.get('gw-c')!;
+    expect(Math.abs(counts.get('gw-c')! / moved - 2 / 3)).toBeLessThan(0.05);
+  });
+
+  it('failover with every assignable gateway reported unreachable answers the home gateway; unknown ids are ignored', () => {
+    const gs = [gw('gw-a'), gw('gw-b'), gw('gw-c', 1, true)];
+    for (const t of TERMINALS.slice(0, 200)) {
+      const home = assignGateway(t, gs)!;
+      expect(assignWithFailover(t, gs, new Set(['gw-a', 'gw-b']))).toEqual({ gateway: home, home, failover: false });
+      expect(assignWithFailover(t, gs, new Set(['gw-zz', 'gw-c']))).toEqual({ gateway: home, home, failover: false });
+    }
+    expect(assignWithFailover('t-1', [], new Set(['gw-a']))).toEqual({ gateway: undefined, home: undefined, failover: false });
   });
 
   it('spreads equal-weight terminals evenly', () => {

@@ -50,16 +50,18 @@ export function isAssignable(g: Pick<GatewayEndpoint, 'weight' | 'draining' | 'r
 /**
  * The gateway a terminal belongs to, or undefined when no gateway is assignable
  * (discovery answers 503 PCM_ERR_NO_GATEWAY). Ties (practically impossible) go to the
- * smaller id so the result never depends on list order.
+ * smaller id so the result never depends on list order. Gateways in `skip` are left out
+ * (see assignWithFailover).
  */
 export function assignGateway<G extends Pick<GatewayEndpoint, 'id' | 'weight' | 'draining' | 'ready'>>(
   terminalId: string,
   gateways: readonly G[],
+  skip?: ReadonlySet<string>,
 ): G | undefined {
   let best: G | undefined;
   let bestScore = -Infinity;
   for (const g of gateways) {
-    if (!isAssignable(g)) continue;
+    if (!isAssignable(g) || skip?.has(g.id)) continue;
     const s = rendezvousScore(g, terminalId);
     if (s > bestScore || (s === bestScore && best !== undefined && g.id < best.id)) {
       best = g;
@@ -67,4 +69,24 @@ export function assignGateway<G extends Pick<GatewayEndpoint, 'id' | 'weight' | 
     }
   }
   return best;
+}
+
+/**
+ * Client failover (docs/discovery.md, "Failover"): a terminal that could not reach its
+ * gateway names it in `unreachable`, and gets the best assignable gateway not named there:
+ * its next rendezvous choice, so the terminals of a lost gateway spread over the others in
+ * proportion to their weights, and each lands where it will also land if the gateway leaves
+ * the set for good. If every assignable gateway is named, the home assignment is the answer
+ * (nothing better to offer). `home` is the answer without the report, `failover` whether the
+ * report changed it.
+ */
+export function assignWithFailover<G extends Pick<GatewayEndpoint, 'id' | 'weight' | 'draining' | 'ready'>>(
+  terminalId: string,
+  gateways: readonly G[],
+  unreachable: ReadonlySet<string>,
+): { gateway: G | undefined; home: G | undefined; failover: boolean } {
+  const home = assignGateway(terminalId, gateways);
+  if (!home || !unreachable.has(home.id)) return { gateway: home, home, failover: false };
+  const other = assignGateway(terminalId, gateways, unreachable);
+  return other ? { gateway: other, home, failover: true } : { gateway: home, home, failover: false };
 }

@@ -91,6 +91,46 @@ describe('discovery HTTP (real fastify, real JWTs)', () => {
     expect(((await res.json()) as { code: string }).code).toBe('PCM_ERR_INVALID_TERMINAL_ID');
   });
 
+  it('failover: ?unreachable=<its gateway> answers the other assignable gateway and counts it; other ids change nothing', async () => {
+    const before = await (await get(base, '/metrics')).text();
+    const count = (text: string, gw: string) => Number(new RegExp(`pcm_discovery_failovers_total\\{gateway="${gw}"\\} (\\d+)`).exec(text)?.[1] ?? 0);
+    let moved = 0;
+    for (let i = 0; i < 20; i++) {
+      const id = `fo-${i}`;
+      const token = await mintTerminalToken(SECRET, id);
+      const home = ((await (await get(base, `/v1/discovery/${id}`, token)).json()) as { gatewayId: string }).gatewayId;
+      const other = home === 'gw-0' ? 'gw-1' : 'gw-0';
+      const res = await get(base, `/v1/discovery/${id}?unreachable=${home}`, token);
+      expect(res.status).toBe(200);
+      const body = (await res.json()) as { gatewayId: string; websocketUrl: string };
+      expect(body.gatewayId).toBe(other); // never the draining gw-2
+      expect(body.websocketUrl).toBe(gateways.find((g) => g.id === other)!.websocketUrl);
+      if (home === 'gw-0') moved++;
+      // naming a gateway that is not its own (or one discovery does not know) changes nothing
+      const same = (await (await get(base, `/v1/discovery/${id}?unreachable=${other === 'gw-0' ? 'gw-2' : 'gw-2,nope'}`, token)).json()) as { gatewayId: string };
+      expect(same.gatewayId).toBe(home);
+      // every assignable gateway unreachable: the home gateway (nothing better to offer)
+      const both = (await (await get(base, `/v1/discovery/${id}?unreachable=gw-1,gw-0`, token)).json()) as { gatewayId: string };
+      expect(both.gatewayId).toBe(home);
+    }
+    const after = await (await get(base, '/metrics')).text();
+    expect(count(after, 'gw-0') - count(before, 'gw-0')).toBe(moved);
+    expect(count(after, 'gw-0') + count(after, 'gw-1') - count(before, 'gw-0') - count(before, 'gw-1')).toBe(20);
+  });
+
+  it.each([
+    ['a bad character', 'gw 0'],
+    ['an empty id', 'gw-0,'],
+    ['more than 8 ids', Array.from({ length: 9 }, (_, i) => `gw-${i}`).join(',')],
+    ['an id over 63 characters', 'g'.repeat(64)],
+  ])('400 PCM_ERR_BAD_REQUEST for unreachable with %s', async (_name, value) => {
+    const res = await get(base, `/v1/discovery/term-1?unreachable=${encodeURIComponent(value)}`, await mintTerminalToken(SECRET, 'term-1'));
+    expect(res.status).toBe(400);
+    const body = (await res.json()) as { code: string; message: string };
+    expect(body.code).toBe('PCM_ERR_BAD_REQUEST');
+    expect(body.message).toContain('unreachable');
+  });
+
   it('healthz, readyz and metrics (requests by outcome, generation)', async () => {
     expect((await get(base, '/healthz')).status).toBe(200);
     const ready = await get(base, '/readyz');

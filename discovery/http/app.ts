@@ -5,7 +5,7 @@ import type { Logger } from '../../common/logger.js';
 import { PcmError, toPcmError } from '../../common/errors.js';
 import { bearer, verifyTerminalToken } from '../../protocol/token.js';
 import { assertTerminalId } from '../../protocol/terminal-id.js';
-import { assignGateway } from '../core/assignment.js';
+import { assignWithFailover } from '../core/assignment.js';
 import type { GatewaySource } from '../sources/source.js';
 import type { DiscoveryConfig } from '../config.js';
 import { createDiscoveryMetrics } from './metrics.js';
@@ -30,6 +30,20 @@ export interface BuildDiscoveryAppOptions {
   logger: Logger;
   /** Register process-level default metrics (off in `pcm dev`, where the gateway registers them). */
   defaultMetrics?: boolean;
+}
+
+/** Most gateway ids one lookup may report unreachable. */
+export const MAX_UNREACHABLE = 8;
+const GATEWAY_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
+
+/** `?unreachable=gw-1,gw-2`: the gateways this terminal could not reach (docs/discovery.md, "Failover"). */
+function parseUnreachable(raw: string | undefined): ReadonlySet<string> {
+  if (raw === undefined || raw === '') return new Set();
+  const ids = raw.split(',');
+  if (ids.length > MAX_UNREACHABLE || !ids.every((id) => GATEWAY_ID.test(id))) {
+    throw new PcmError('PCM_ERR_BAD_REQUEST', `unreachable must be at most ${MAX_UNREACHABLE} comma-separated gateway ids (letters, digits, '.', '_', '-'; at most 63 characters each)`);
+  }
+  return new Set(ids);
 }
 
 const OUTCOME: Record<string, string> = {
@@ -84,7 +98,19 @@ export function buildDiscoveryApp(opts: BuildDiscoveryAppOptions): FastifyInstan
 
   app.get(
     '/v1/discovery/:terminalId',
-    { schema: { summary: 'The gateway assigned to this terminal (terminal JWT as Bearer)', params: Type.Object({ terminalId: Type.String() }) } },
+    {
+      schema: {
+        summary: 'The gateway assigned to this terminal (terminal JWT as Bearer)',
+        params: Type.Object({ terminalId: Type.String() }),
+        querystring: Type.Object({
+          unreachable: Type.Optional(
+            Type.String({
+              description: `Failover (an extension, docs/discovery.md): up to ${MAX_UNREACHABLE} comma-separated ids of gateways this terminal could not reach; the answer is the best assignable gateway not among them (the home gateway if every one is).`,
+            }),
+          ),
+        }),
+      },
+    },
     async (req, reply): Promise<DiscoveryResponse> => {
       // Authenticate before looking at the path, so an unauthenticated caller learns nothing.
       const claims = await verifyTerminalToken(config.terminalJwtSecret, bearer(req.headers.authorization));
@@ -93,8 +119,10 @@ export function buildDiscoveryApp(opts: BuildDiscoveryAppOptions): FastifyInstan
       if (claims.terminalId !== terminalId) {
         throw new PcmError('PCM_ERR_FORBIDDEN', `token subject ${JSON.stringify(claims.terminalId)} may not look up terminal ${JSON.stringify(terminalId)}`);
       }
+      const unreachable = parseUnreachable((req.query as { unreachable?: string }).unreachable);
       const snapshot = source.current();
-      const gw = assignGateway(terminalId, snapshot.gateways);
+      const { gateway: gw, home, failover } = assignWithFailover(terminalId, snapshot.gateways, unreachable);
+      if (failover) metrics.failovers.inc({ gateway: home!.id });
       if (!gw) {
         throw new PcmError('PCM_ERR_NO_GATEWAY', `no gateway available (generation ${snapshot.generation}, ${snapshot.gateways.length} gateways, none assignable)`);
       }

@@ -15,6 +15,12 @@ export function createDiscoveryMetrics(source: GatewaySource, opts: { defaultMet
     labelNames: ['outcome'] as const,
     registers: [registry],
   });
+  const failovers = new Counter({
+    name: 'pcm_discovery_failovers_total',
+    help: 'Lookups answered with another gateway because the terminal reported its own (label: the gateway it could not reach) unreachable. Rising for a gateway the operator counts Ready: terminals cannot reach it (network, load balancer, DNS).',
+    labelNames: ['gateway'] as const,
+    registers: [registry],
+  });
   new Gauge({
     name: 'pcm_discovery_assignment_generation',
     help: 'Generation of the gateway set discovery assigns from.',
@@ -37,6 +43,6 @@ export function createDiscoveryMetrics(source: GatewaySource, opts: { defaultMet
       this.set({ state: 'not_ready' }, gs.length - assignable - draining);
     },
   });
-  return { registry, requests };
+  return { registry, requests, failovers };
 }
 export type DiscoveryMetrics = ReturnType<typeof createDiscoveryMetrics>;

@@ -13,6 +13,9 @@ import { needService } from '../../services/env.js';
 import { deleteTopics } from '../kafka/kafka-fixture.js';
 import { PrivateKafka } from '../kafka/private-kafka.js';
 import { api, GatewayProc, TestDiscovery, topicRecords, type FleetSettings } from './gateway-procs.js';
+import { buildDiscoveryApp } from '../../../discovery/http/app.js';
+import { StaticGatewaySource } from '../../../discovery/sources/static.js';
+import { assignGateway } from '../../../discovery/core/assignment.js';
 
 /**
  * Issue 5 acceptance: three gateway processes, real Kafka (a private broker from the test
@@ -254,5 +257,44 @@ describe.skipIf(!kafka).each(stores)('three gateway processes, Kafka relay, %s s
     for (let i = 1; i <= 5; i++) await send(gw1, back.terminalId, i);
     await until(() => back.handled.length >= 5, 30_000, 'messages on the restarted gw3');
     expect(back.ns()).toEqual([1, 2, 3, 4, 5]);
+  }, 180_000);
+
+  it('kill -9 before anyone tells discovery: the SDK fails over through discovery (?unreachable=) to its next rendezvous gateway, in order', async () => {
+    // The product's discovery app over the three processes, as the operator would publish them;
+    // nobody removes gw3 after the kill (the readiness gate has not fired yet, or cannot see it).
+    const source = new StaticGatewaySource([gw1, gw2, gw3].map((g) => ({ id: g.id, websocketUrl: g.wsUrl, mqttUrl: g.mqttUrl })));
+    const disc = buildDiscoveryApp({ config: { terminalJwtSecret: fleet.secret, discoveryPollSeconds: 60 }, source, logger: silentLogger });
+    await disc.listen({ port: 0, host: '127.0.0.1' });
+    try {
+      const discoveryUrl = `http://127.0.0.1:${(disc.server.address() as { port: number }).port}`;
+      const terminalId = tid('fo');
+      const home = assignGateway(terminalId, source.current().gateways)!.id;
+      const next = assignGateway(terminalId, source.current().gateways, new Set([home]))!.id;
+      const holder = [gw1, gw2, gw3].find((g) => g.id === home)!;
+      const sender = [gw1, gw2, gw3].find((g) => g.id !== home)!;
+      const app = await App.start(fleet, terminalId, { discoveryUrl });
+      apps.push(app);
+      expect(app.gateways).toEqual([home]);
+      let n = 0;
+      for (; n < 5; n++) await send(sender, terminalId, n + 1);
+      await until(() => app.handled.length >= 5, 20_000, 'messages before the kill');
+      holder.kill9();
+      for (let i = 0; i < 5; i++) await send(sender, terminalId, ++n);
+      await until(() => app.handled.length >= n, 60_000, `${n} messages after the kill`);
+      for (let i = 0; i < 5; i++) await send(sender, terminalId, ++n);
+      await until(() => app.handled.length >= n, 30_000, `${n} messages after the failover`);
+      await sleep(500);
+      expect(app.ns()).toEqual(Array.from({ length: n }, (_, i) => i + 1));
+      expect(app.gateways).toEqual([home, next]);
+      expect(await (await fetch(`${discoveryUrl}/metrics`)).text()).toMatch(new RegExp(`pcm_discovery_failovers_total\\{gateway="${home}"\\} [1-9]`));
+      // the killed gateway comes back under its id, for whatever runs after this
+      await holder.exited;
+      const restarted = await GatewayProc.start(home, fleet);
+      if (home === 'gw1') gw1 = restarted;
+      else if (home === 'gw2') gw2 = restarted;
+      else gw3 = restarted;
+    } finally {
+      await disc.close();
+    }
   }, 180_000);
 });
