@@ -495,6 +495,10 @@ export class PcmClient extends EventEmitter<PcmClientEvents> {
     e.failovers++;
     e.failures = 0;
     e.avoidUntil = Date.now() + avoidMs;
+    // The next dial goes to another gateway, one that has not seen this terminal fail: start
+    // its backoff afresh (full jitter still spreads the fleet; admission control paces it).
+    // Once every gateway is avoided no failover happens and the backoff grows as usual.
+    this.backoff.reset();
     this.log.warn({ gatewayId, avoidMs }, 'gateway unreachable: asking discovery for another one');
     this.emit('failover', { gatewayId, failures: after, avoidMs });
   }

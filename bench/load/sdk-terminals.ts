@@ -41,6 +41,7 @@ await serveChild(async (a: Args) => {
   let lastArrivalAt = 0;
   let attempts = 0;
   let drains = 0;
+  let failovers = 0;
   let errors = new Map<string, number>();
   /** Error messages by shape (digits folded), to tell a refused dial from a timeout from a takeover. */
   let messages = new Map<string, number>();
@@ -67,6 +68,7 @@ await serveChild(async (a: Args) => {
     client.on('disconnected', () => (t.connected = false));
     client.on('reconnecting', () => attempts++);
     client.on('drain', () => drains++);
+    client.on('failover', () => failovers++);
     client.on('error', (e) => {
       errors.set(e.code, (errors.get(e.code) ?? 0) + 1);
       const shape = `${e.code}: ${e.message.replace(/\d+/g, '#').slice(0, 140)}`;
@@ -111,6 +113,7 @@ await serveChild(async (a: Args) => {
         lastArrivalAt = 0;
         attempts = 0;
         drains = 0;
+        failovers = 0;
         errors = new Map();
         messages = new Map();
         return true;
@@ -118,7 +121,7 @@ await serveChild(async (a: Args) => {
       stats: () => {
         const byGateway: Record<string, number> = {};
         for (const t of terminals) if (t.connected && t.gatewayId) byGateway[t.gatewayId] = (byGateway[t.gatewayId] ?? 0) + 1;
-        return { total: terminals.length, connected: connectedCount(), arrivals, stray, lastArrivalAt, buckets: Object.fromEntries(buckets), attempts, drains, errors: Object.fromEntries(errors), messages: Object.fromEntries(messages), byGateway };
+        return { total: terminals.length, connected: connectedCount(), arrivals, stray, lastArrivalAt, buckets: Object.fromEntries(buckets), attempts, drains, failovers, errors: Object.fromEntries(errors), messages: Object.fromEntries(messages), byGateway };
       },
     },
     close: async () => {

@@ -11,6 +11,10 @@
  * (b) server-assigned reconnect windows: the survivors (now holding everyone) are marked
  *     `draining` next to two fresh gateways: each drain frame carries the reconnectAfterMs that
  *     spreads its terminal over the first 80 % of PCM_DRAIN_SECONDS (gateway/core/engine.ts).
+ * (c) failover: the gateways holding everyone (the fresh ones) are killed with SIGKILL and the
+ *     document is NOT changed (a failure Kubernetes has not noticed, or cannot see): the SDK
+ *     names its gateway to discovery after two unreachable attempts (`?unreachable=`) and
+ *     gets its next rendezvous choice among the survivors (put back in service).
  *
  * Measured at the gateways that receive the terminals: session arrivals per second (the SDK's
  * `connected` event, at `welcome`), refusals by admission control and by flapping detection
@@ -42,6 +46,7 @@ interface LoaderStats {
   buckets: Record<string, number>;
   attempts: number;
   drains: number;
+  failovers: number;
   errors: Record<string, number>;
   messages: Record<string, number>;
   byGateway: Record<string, number>;
@@ -124,6 +129,7 @@ async function phase(ctx: ScenarioContext, name: string, loaders: Child[], targe
       refusedFlapping: after.flapping - before.flapping,
       clientErrors,
       reconnectAttempts: stats.reduce((s, st) => s + st.attempts, 0),
+      failovers: stats.reduce((s, st) => s + (st.failovers ?? 0), 0),
       arrivals,
     },
     note: `${note}; client errors: ${Object.entries(errors).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}${all ? '' : `; NOT all back within ${Math.round(budgetMs / 1000)} s`}`,
@@ -145,7 +151,7 @@ function timeToFraction(perSecond: number[], population: number, fraction: numbe
 export const storm: Scenario = {
   name: 'storm',
   title: 'Reconnect storm: terminals lose their gateway at once',
-  summary: '20,000 SDK terminals (WebSocket) lose their gateways: kill -9 (client jitter only) vs drain (server-assigned reconnect windows); arrivals/s, refusals, errors, time to all back',
+  summary: '20,000 SDK terminals (WebSocket) lose their gateways: kill -9 (client jitter only) vs drain (server-assigned reconnect windows) vs kill -9 that discovery is never told of (SDK failover); arrivals/s, refusals, errors, time to all back',
   async run(ctx) {
     const notes: string[] = [];
     // PCM_BENCH_STORM_TERMINALS: another size (a smaller machine, or a bisecting run).
@@ -221,23 +227,36 @@ export const storm: Scenario = {
       publish([...survivors.map((gw) => ({ gw, draining: true })), ...fresh.map((gw) => ({ gw }))]);
     }, `${survivors.length} gateways marked draining (PCM_DRAIN_SECONDS ${drainSeconds}, PCM_DRAIN_RATE ${drainRate}), ${fresh.length} fresh ones`);
 
+    // (c) the fresh gateways (holding everyone now) die, and NOBODY tells discovery: the set
+    // still lists them as assignable next to the survivors (put back in service). Terminals
+    // find out alone: two attempts that cannot reach their gateway, then the SDK's failover
+    // (`?unreachable=`, docs/client.md) gives each its next rendezvous choice. A terminal whose
+    // next choice is another dead fresh gateway names that one too after two more attempts.
+    publish([...fresh.map((gw) => ({ gw })), ...survivors.map((gw) => ({ gw }))]);
+    await new Promise((r) => setTimeout(r, 3_000)); // discovery and the gateways reload the set (cancelled drains end)
+    const c = await phase(ctx, '(c) kill -9, discovery not told: SDK failover', loaders, survivors, population, phaseBudgetMs, () => {
+      for (const v of fresh) v.child.proc.kill('SIGKILL');
+    }, `${fresh.length} gateways killed and left in discovery's set as assignable next to ${survivors.length} live ones (terminals whose home is now a live one reconnect straight there; the others fail over after 2 unreachable attempts)`);
+
     notes.push(
       'Terminals: the real SDK (PcmClient, WebSocket only, profile `normal`), so the reconnect path is what ships: drop -> full-jitter backoff (attempt 0: 0-1 s) -> discovery -> dial; `Retry-After` and `drain` obeyed. MQTT is not in this scenario (aedes connects are covered by `connections` / `scale100k`).',
       `All gateways share one SQLite store and presence file (WAL, several processes), standing in for Couchbase: a reconnect costs its JWT check, a presence claim (a write) and a counter read, as in production, minus the network; the relay is in-process (takeover events between gateways go nowhere, and are not needed here). Admission control ${maxConnectsPerSecond}/s per gateway (the default), flapping detection at its defaults (10 connects per 60 s).`,
       `Load average at the end: ${os.loadavg().map((v) => v.toFixed(2)).join(' ')} (at the start: see machine). ${nLoaders} loaders, ${perGroup * 3} gateways, discovery and the runner share ${os.cpus().length} cores: arrivals per second here are a floor set by the machine, the shape (peak vs spread) is what carries over.`,
       `Initial connect of ${population} terminals took ${Math.round(connectMs / 1000)} s.`,
     );
+    const flapping = [a, b, c].reduce((n, p) => n + (p.row.metrics.refusedFlapping ?? 0), 0);
     return {
-      params: { terminals: target, population, gatewaysPerGroup: perGroup, loaders: nLoaders, drainSeconds, drainRate, maxConnectsPerSecond, connectMs: Math.round(connectMs), arrivalsPerSecond: { a: a.perSecond, b: b.perSecond }, clientErrorMessages: { a: a.messages, b: b.messages } },
-      rows: [a.row, b.row],
+      params: { terminals: target, population, gatewaysPerGroup: perGroup, loaders: nLoaders, drainSeconds, drainRate, maxConnectsPerSecond, connectMs: Math.round(connectMs), arrivalsPerSecond: { a: a.perSecond, b: b.perSecond, c: c.perSecond }, clientErrorMessages: { a: a.messages, b: b.messages, c: c.messages } },
+      rows: [a.row, b.row, c.row],
       chartMetric: 'peakArrivalsPerSec',
       ratios: [
         { name: '(b) peak / (a) peak arrivals per second', value: a.row.metrics.peakArrivalsPerSec ? Math.round((b.row.metrics.peakArrivalsPerSec! / a.row.metrics.peakArrivalsPerSec) * 1000) / 1000 : NaN },
-        { name: 'terminals refused as flapping (a + b), target 0', value: (a.row.metrics.refusedFlapping ?? 0) + (b.row.metrics.refusedFlapping ?? 0), target: '= 0', pass: (a.row.metrics.refusedFlapping ?? 0) + (b.row.metrics.refusedFlapping ?? 0) === 0 },
+        { name: 'terminals refused as flapping (a + b + c), target 0', value: flapping, target: '= 0', pass: flapping === 0 },
         { name: 'all reconnected in (a) and (b)', value: Number(a.row.metrics.reconnected === population && b.row.metrics.reconnected === population), target: '= 1', pass: a.row.metrics.reconnected === population && b.row.metrics.reconnected === population },
+        { name: 'all reconnected in (c), discovery never told (SDK failover)', value: Number(c.row.metrics.reconnected === population), target: '= 1', pass: c.row.metrics.reconnected === population },
       ],
       notes,
-      timeline: { title: 'Reconnect storm: session arrivals per second at the receiving gateways', xLabel: 'seconds after the kill (a) / the drain mark (b)', series: [{ name: '(a) kill -9, client jitter only', points: a.perSecond }, { name: `(b) drain, ${drainSeconds} s window`, points: b.perSecond }] },
+      timeline: { title: 'Reconnect storm: session arrivals per second at the receiving gateways', xLabel: 'seconds after the kill (a, c) / the drain mark (b)', series: [{ name: '(a) kill -9, client jitter only', points: a.perSecond }, { name: `(b) drain, ${drainSeconds} s window`, points: b.perSecond }, { name: '(c) kill -9, discovery not told: SDK failover', points: c.perSecond }] },
     };
   },
 };
