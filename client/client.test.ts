@@ -519,3 +519,43 @@ describe('PcmClient behind a proxy', () => {
     }
   });
 });
+
+describe('PcmClient when discovery is down', () => {
+  it('reuses the last assignment, but not while that gateway is avoided after failing over', async () => {
+    const g = await MiniGateway.start(SECRET);
+    const gPorts = { http: Number(new URL(g.wsUrl).port), mqtt: Number(new URL(g.mqttUrl).port) };
+    const discovery = buildDiscoveryApp({ config: { terminalJwtSecret: SECRET, discoveryPollSeconds: 60 }, source: new StaticGatewaySource([{ id: 'g', websocketUrl: g.wsUrl, mqttUrl: g.mqttUrl }]), logger: silentLogger });
+    await discovery.listen({ port: 0, host: '127.0.0.1' });
+    const discoveryUrl = `http://127.0.0.1:${(discovery.server.address() as { port: number }).port}`;
+    const id = 'fallback-1';
+    const c = new PcmClient({ terminalId: id, token: await mintTerminalToken(SECRET, id), discoveryUrl, overrides: FAST, duplicateStore: new MemoryDuplicateStore(), random: () => 1, failoverAvoidMs: 5000 });
+    const errors: string[] = [];
+    c.on('error', (e) => errors.push(e.message));
+    let connects = 0;
+    c.on('connected', () => connects++);
+    let g2: MiniGateway | undefined;
+    try {
+      await c.start();
+      await until(() => connects === 1, 8000, 'first connect');
+      await discovery.close(); // discovery is gone from here on
+      g.cutAll();
+      await until(() => connects === 2, 8000, 'reconnect through the last assignment');
+      expect(errors.some((m) => m.startsWith('discovery request'))).toBe(true);
+      // now the gateway goes too: two fallback dials fail (failoverAfter), then the client
+      // only retries discovery while it avoids the gateway (5 s here; eight attempts take ~1.5 s)
+      errors.length = 0;
+      await g.close();
+      await until(() => errors.length >= 8, 8000, 'eight failed attempts');
+      const dials = errors.filter((m) => m.startsWith('WebSocket connect to'));
+      expect(dials).toHaveLength(2);
+      expect(errors.filter((m) => m.startsWith('discovery request')).length).toBeGreaterThanOrEqual(6);
+      // the gateway returns on its address while discovery is still down: once the avoidance
+      // ends the client falls back to it again and reconnects
+      g2 = await MiniGateway.start(SECRET, gPorts);
+      await until(() => connects === 3, 12_000, 'reconnect through the last assignment after the avoidance');
+    } finally {
+      await c.stop();
+      await g2?.close();
+    }
+  });
+});

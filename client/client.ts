@@ -280,8 +280,11 @@ export class PcmClient extends EventEmitter<PcmClientEvents> {
       try {
         a = await this.discover();
       } catch (err) {
-        // Discovery down must not keep a terminal off its gateway: reuse the last answer.
-        if (!this.assignment) throw err;
+        // Discovery down must not keep a terminal off its gateway: reuse the last answer,
+        // unless that gateway failed over (it could not be reached `failoverAfter` times: after
+        // a gateway's death, when discovery is swamped by the fleet's reconnects, more dials to
+        // it would only be wasted): then retry discovery with backoff until the avoidance ends.
+        if (!this.assignment || this.isAvoided(this.assignment.gatewayId)) throw err;
         this.reportError(err);
         this.log.warn({ gatewayId: this.assignment.gatewayId }, 'discovery failed; reconnecting to the last assigned gateway');
         a = this.assignment;
@@ -501,6 +504,10 @@ export class PcmClient extends EventEmitter<PcmClientEvents> {
     this.backoff.reset();
     this.log.warn({ gatewayId, avoidMs }, 'gateway unreachable: asking discovery for another one');
     this.emit('failover', { gatewayId, failures: after, avoidMs });
+  }
+
+  private isAvoided(gatewayId: string): boolean {
+    return (this.unreachable.get(gatewayId)?.avoidUntil ?? 0) > Date.now();
   }
 
   /** Gateways avoided now, most recently failed over first (at most MAX_UNREACHABLE are sent). */

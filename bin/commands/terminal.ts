@@ -97,6 +97,7 @@ export function register(program: Command): void {
       );
       client.on('disconnected', (d) => out('disconnected', d, `disconnected: ${d.reason}`));
       client.on('drain', (d) => out('drain', d, `drain: ${d.reason}, reconnecting after ${d.reconnectAfterMs} ms`));
+      client.on('failover', (f) => out('failover', f, `gateway ${f.gatewayId} unreachable ${f.failures} times in a row: asking discovery for another one (avoiding it for ${f.avoidMs} ms)`));
       client.on('reconnecting', (r) => out('reconnecting', r, `reconnecting in ${r.delayMs} ms (attempt ${r.attempt}): ${r.reason}`));
       client.on('duplicate', (d) => out('duplicate', d, `duplicate seq=${d.seq} (already handled; acked again)`));
       client.on('epochReset', (e) => out('epochReset', e, `server counter epoch changed to ${e.epoch}; duplicate filter reset`));
