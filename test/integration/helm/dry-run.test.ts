@@ -16,26 +16,43 @@ import { ApiError, Kube, type KubeObject, randomSuffix, waitFor } from './kube.j
 
 const helmEnv = needService('helm', ['PCM_TEST_HELM']);
 const kubeEnv = needService('kube', ['PCM_TEST_KUBECONFIG']);
+const promEnv = needService('prometheus', ['PCM_TEST_PROMETHEUS_OPERATOR_CRDS']);
 
-/** Applies the chart's CRD (server-side apply) and waits until it is Established. */
-export async function ensureCrd(kube: Kube): Promise<KubeObject> {
-  const crd = parseYaml(readFileSync(path.join(chartDir, 'crds/pcmclusters.yaml'), 'utf8')) as KubeObject;
+/** Applies a CRD file (server-side apply), waits until it is Established and refreshes discovery. */
+async function applyCrd(kube: Kube, file: string, apiVersion: string, kind: string): Promise<KubeObject> {
+  const crd = parseYaml(readFileSync(file, 'utf8')) as KubeObject;
   await kube.request('PATCH', `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${crd.metadata.name}?fieldManager=pcm-chart-test&force=true`, crd, 'application/apply-patch+yaml');
-  await waitFor('CRD Established', async () => {
+  await waitFor(`CRD ${crd.metadata.name} Established`, async () => {
     const c = await kube.get<{ status?: { conditions?: { type: string; status: string }[] } }>('apiextensions.k8s.io/v1', 'CustomResourceDefinition', crd.metadata.name);
     return c?.status?.conditions?.some((x) => x.type === 'Established' && x.status === 'True') ? true : undefined;
   });
-  await kube.resource('pcm.dev/v1alpha1', 'PCMCluster', true);
+  await kube.resource(apiVersion, kind, true);
   return crd;
 }
 
-describe.skipIf(!helmEnv || !kubeEnv)('helm template output accepted by the API server (server-side dry run)', () => {
+/** Applies the chart's CRD (server-side apply) and waits until it is Established. */
+export async function ensureCrd(kube: Kube): Promise<KubeObject> {
+  return applyCrd(kube, path.join(chartDir, 'crds/pcmclusters.yaml'), 'pcm.dev/v1alpha1', 'PCMCluster');
+}
+
+/**
+ * The Prometheus Operator's own CRDs for the objects the chart can ship (PrometheusRule,
+ * PodMonitor), from the test bed (`npm run services -- up prometheus`), so the dry run
+ * validates them against the real schemas, as a cluster running kube-prometheus-stack would.
+ */
+async function ensureMonitoringCrds(kube: Kube, dir: string): Promise<void> {
+  await applyCrd(kube, path.join(dir, 'monitoring.coreos.com_prometheusrules.yaml'), 'monitoring.coreos.com/v1', 'PrometheusRule');
+  await applyCrd(kube, path.join(dir, 'monitoring.coreos.com_podmonitors.yaml'), 'monitoring.coreos.com/v1', 'PodMonitor');
+}
+
+describe.skipIf(!helmEnv || !kubeEnv || !promEnv)('helm template output accepted by the API server (server-side dry run)', () => {
   const helm = new Helm(helmEnv?.PCM_TEST_HELM ?? 'helm');
   let kube: Kube;
   const suffix = randomSuffix();
   const ns = `pcm-helm-dry-${suffix}`;
   const watchNs = `pcm-helm-dryw-${suffix}`;
-  // values-all.yaml ships the Grafana dashboard ConfigMap to its own namespace; give it a real one.
+  // values-all.yaml ships the Grafana dashboard, the PrometheusRule and the PodMonitor to their
+  // own namespace; give them a real one.
   const dashNs = `pcm-helm-dryd-${suffix}`;
 
   beforeAll(async () => {
@@ -44,6 +61,7 @@ describe.skipIf(!helmEnv || !kubeEnv)('helm template output accepted by the API 
     await kube.createNamespace(watchNs);
     await kube.createNamespace(dashNs);
     await ensureCrd(kube);
+    await ensureMonitoringCrds(kube, promEnv!.PCM_TEST_PROMETHEUS_OPERATOR_CRDS!);
   });
   afterAll(async () => {
     await kube?.deleteNamespace(ns).catch(() => undefined);
@@ -79,8 +97,11 @@ describe.skipIf(!helmEnv || !kubeEnv)('helm template output accepted by the API 
   });
 
   it('values-all.yaml (every option set, sample PCMCluster validated by the real CRD): every object accepted', async () => {
-    const objs = helm.template(['-f', valuesAllFile, '--set', `operator.watchNamespace=${watchNs}`, '--set', `grafanaDashboard.namespace=${dashNs}`], { release: 'pcm', namespace: ns });
-    expect(objs.map((o) => o.kind)).toContain('PCMCluster');
+    const objs = helm.template(
+      ['-f', valuesAllFile, '--set', `operator.watchNamespace=${watchNs}`, '--set', `grafanaDashboard.namespace=${dashNs}`, '--set', `prometheusRule.namespace=${dashNs}`, '--set', `podMonitor.namespace=${dashNs}`],
+      { release: 'pcm', namespace: ns },
+    );
+    expect(objs.map((o) => o.kind)).toEqual(expect.arrayContaining(['PCMCluster', 'PrometheusRule', 'PodMonitor']));
     const { accepted, refused } = await dryRunAll(objs);
     expect(refused).toEqual([]);
     const sample = accepted.find((o) => o.kind === 'PCMCluster')!;
