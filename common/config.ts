@@ -21,6 +21,15 @@ export function flagName(key: string): string {
   return '--' + key.replace(/([a-z0-9])([A-Z])/g, '$1-$2').toLowerCase();
 }
 
+/**
+ * The CLI flag of a setting: the schema property's own `flag` (when the command's flag is
+ * shorter than the setting's name, e.g. `pcm terminal --protocol` for terminalProtocol),
+ * else the one derived from its name.
+ */
+function flagOf(schema: TObject, key: string): string {
+  return (schema.properties[key] as { flag?: string } | undefined)?.flag ?? flagName(key);
+}
+
 function isArraySchema(schema: TSchema | undefined): boolean {
   return !!schema && (schema as { type?: unknown }).type === 'array';
 }
@@ -71,9 +80,12 @@ export function loadConfig<S extends TObject>(schema: S, opts: LoadOptions = {})
     const path = (e.instancePath || '').replace(/^\//, '').split('/')[0] || String((e.params as { requiredProperties?: string[] })?.requiredProperties?.[0] ?? '');
     const field = path || '(root)';
     const got = path ? JSON.stringify((value as Record<string, unknown>)[path]) : '';
+    // A choice (a union of literals) says what it accepts, not TypeBox's "equal to constant".
+    const choices = (schema.properties[field] as { anyOf?: { const?: unknown }[] } | undefined)?.anyOf;
+    const message = choices?.length && choices.every((c) => c.const !== undefined) ? `must be one of ${choices.map((c) => String(c.const)).join(', ')}` : e.message;
     throw new PcmError(
       'PCM_ERR_CONFIG',
-      `invalid configuration: ${field} (${envName(field, prefix)} / ${flagName(field)}) ${e.message}${got ? `, got ${got}` : ''}`,
+      `invalid configuration: ${field} (${envName(field, prefix)} / ${flagOf(schema, field)}) ${message}${got ? `, got ${got}` : ''}`,
       { details: { field, env: envName(field, prefix), errors: errors.map((x) => ({ path: x.instancePath, message: x.message })) } },
     );
   }
@@ -93,6 +105,6 @@ export function describeConfig(schema: TObject, prefix = 'PCM_'): string[] {
   return Object.entries(schema.properties).map(([key, prop]) => {
     const p = prop as { default?: unknown; description?: string };
     const def = p.default === undefined ? '' : `\`${Array.isArray(p.default) ? p.default.join(',') : String(p.default)}\``;
-    return `| \`${envName(key, prefix)}\` | \`${flagName(key)}\` | ${def} | ${p.description ?? ''} |`;
+    return `| \`${envName(key, prefix)}\` | \`${flagOf(schema, key)}\` | ${def} | ${p.description ?? ''} |`;
   });
 }

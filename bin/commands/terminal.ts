@@ -29,6 +29,8 @@ export function register(program: Command): void {
     .option('--count <n>', 'exit after handling this many messages')
     .option('--json', 'print one JSON object per event')
     .option('--log-level <level>', 'client log level (PCM_TERMINAL_LOG_LEVEL, default warn)')
+    .option('--failover-after <n>', 'fail over to the next gateway after n attempts in a row that cannot reach the assigned one; 0 = never (PCM_TERMINAL_FAILOVER_AFTER, default 2)')
+    .option('--failover-avoid-seconds <s>', 'avoid a gateway that failed over this long before following the assignment back (PCM_TERMINAL_FAILOVER_AVOID_SECONDS, default 60)')
     .action(async (terminalIdArg: string, opts: Record<string, string | boolean | undefined>) => {
       const terminalId = assertTerminalId(terminalIdArg);
       const config = loadTerminalConfig({
@@ -41,6 +43,8 @@ export function register(program: Command): void {
           terminalProfile: opts.profile,
           terminalDataDir: opts.dataDir,
           terminalLogLevel: opts.logLevel,
+          terminalFailoverAfter: opts.failoverAfter,
+          terminalFailoverAvoidSeconds: opts.failoverAvoidSeconds,
         },
       });
       let token = config.terminalToken;
@@ -73,6 +77,8 @@ export function register(program: Command): void {
         profile: config.terminalProfile,
         ...(config.gatewayUrl ? { url: config.gatewayUrl } : { discoveryUrl: config.discoveryUrl }),
         duplicateStore: new FileDuplicateStore(config.terminalDataDir),
+        failoverAfter: config.terminalFailoverAfter,
+        failoverAvoidMs: config.terminalFailoverAvoidSeconds * 1000,
         // Logs to stderr: stdout carries the terminal's own output (one line or JSON object per event).
         logger: pino({ name: 'pcm', level: config.terminalLogLevel, base: { service: 'terminal' } }, pino.destination(2)),
         handler: async (m) => {
