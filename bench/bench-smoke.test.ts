@@ -68,11 +68,13 @@ describe('pcm bench (quick smoke)', () => {
     expect(r.ratios.find((x) => x.name === 'pcm ws p99 / bare p99 under 500 sends/s')?.target).toBe('<= 2');
   }, 120_000);
 
-  it('runs the reconnect storm (quick: a few hundred SDK terminals): everyone comes back, nobody is taken for flapping', async () => {
+  it('runs the reconnect storm (quick: a few hundred SDK terminals): everyone comes back in all three phases, nobody is taken for flapping', async () => {
     const s = scenarios.find((x) => x.name === 'storm')!;
     await runScenario(s, { quick: true, resultsDir: dir, log: () => undefined });
     const r = JSON.parse(readFileSync(path.join(dir, 'storm.json'), 'utf8')) as ScenarioResult;
-    expect(r.rows.map((row) => row.name)).toEqual([expect.stringMatching(/^\(a\) kill -9/), expect.stringMatching(/^\(b\) drain/)]);
+    expect(r.rows.map((row) => row.name)).toEqual([expect.stringMatching(/^\(a\) kill -9/), expect.stringMatching(/^\(b\) drain/), expect.stringMatching(/^\(c\) kill -9, discovery not told/)]);
+    // (c): discovery never learns of the dead gateways; terminals homed on them fail over
+    expect(r.rows[2]!.metrics.failovers).toBeGreaterThan(0);
     for (const row of r.rows) {
       expect(row.metrics.reconnected).toBe(row.metrics.terminals);
       expect(row.metrics.peakArrivalsPerSec).toBeGreaterThan(0);
