@@ -127,11 +127,19 @@ export class SendLoad {
   }
 }
 
-/** Waits until every terminal handled at least as many messages as were accepted for it. */
+/**
+ * Waits until every terminal handled every message accepted for it, by identity: a count
+ * would stop early when a send refused with 503 was written anyway and delivered in place of
+ * an accepted one still waiting (behind a gap, for a resync).
+ */
 export async function untilDelivered(load: SendLoad, apps: FaultApp[], maxMs: number): Promise<number> {
   const byId = new Map(apps.map((a) => [a.terminalId, a]));
   const started = Date.now();
-  const done = () => [...load.accepted].every(([id, l]) => (byId.get(id)?.handled.length ?? 0) >= l.length);
+  const done = () =>
+    [...load.accepted].every(([id, l]) => {
+      const got = new Set(byId.get(id)?.handled.map((h) => h.n));
+      return l.every(({ n }) => got.has(n));
+    });
   while (!done() && Date.now() - started < maxMs) await sleep(100);
   return Date.now() - started;
 }
