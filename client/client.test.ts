@@ -453,6 +453,47 @@ describe.each<Protocol>(['websocket', 'mqtt'])('PcmClient failover over %s (docs
     }
   });
 
+  it('a next choice that cannot be reached either is left after one attempt (an outage of several gateways)', async () => {
+    const c3 = await MiniGateway.start(SECRET);
+    const deadA = await closedPort();
+    const deadB = await closedPort();
+    const dead = (p: number) => ({ websocketUrl: `ws://127.0.0.1:${p}/v1/connect`, mqttUrl: `mqtt://127.0.0.1:${p}` });
+    const source = new StaticGatewaySource([
+      { id: 'a', ...dead(deadA) },
+      { id: 'b', ...dead(deadB) },
+      { id: 'c', websocketUrl: c3.wsUrl, mqttUrl: c3.mqttUrl },
+    ]);
+    const { assignGateway } = await import('../discovery/core/assignment.js');
+    const gs = source.current().gateways;
+    // a terminal whose first choice is a and second choice b
+    let n = 0;
+    const idOf = (k: number) => `chain-${protocol}-${k}`;
+    while (assignGateway(idOf(n), gs)!.id !== 'a' || assignGateway(idOf(n), gs, new Set(['a']))!.id !== 'b') n++;
+    const id = idOf(n);
+    const discovery = buildDiscoveryApp({ config: { terminalJwtSecret: SECRET, discoveryPollSeconds: 60 }, source, logger: silentLogger });
+    await discovery.listen({ port: 0, host: '127.0.0.1' });
+    const discoveryUrl = `http://127.0.0.1:${(discovery.server.address() as { port: number }).port}`;
+    const c = new PcmClient({ terminalId: id, token: await mintTerminalToken(SECRET, id), protocol, discoveryUrl, overrides: FAST, duplicateStore: new MemoryDuplicateStore() });
+    c.on('error', () => {});
+    const failovers: { gatewayId: string; failures: number }[] = [];
+    const assigned: string[] = [];
+    c.on('failover', (f) => failovers.push({ gatewayId: f.gatewayId, failures: f.failures }));
+    c.on('assignment', (x) => assigned.push(x.gatewayId));
+    try {
+      await c.start();
+      await until(() => c3.isConnected(id), 8000, 'on c');
+      expect(failovers).toEqual([
+        { gatewayId: 'a', failures: 2 },
+        { gatewayId: 'b', failures: 1 },
+      ]);
+      expect(assigned.slice(0, 4)).toEqual(['a', 'a', 'b', 'c']);
+    } finally {
+      await c.stop();
+      await discovery.close();
+      await c3.close();
+    }
+  });
+
   it('failoverAfter: 0 keeps dialing the assigned gateway (no failover)', async () => {
     const b = await MiniGateway.start(SECRET);
     const closed = await closedPort();

@@ -483,8 +483,8 @@ export class PcmClient extends EventEmitter<PcmClientEvents> {
   // ---- failover -------------------------------------------------------------------------
 
   /**
-   * One more attempt that could not reach `gatewayId`. At `failoverAfter` in a row the gateway
-   * is avoided: discovery requests name it (`?unreachable=`) until the avoidance ends, so the
+   * One more attempt that could not reach `gatewayId`. At `failoverAfter` in a row (one while
+   * another gateway is already avoided) the gateway is avoided: discovery requests name it (`?unreachable=`) until the avoidance ends, so the
    * terminal gets its next rendezvous choice, and the poll brings it back afterwards.
    */
   private noteUnreachable(gatewayId: string): void {
@@ -493,7 +493,11 @@ export class PcmClient extends EventEmitter<PcmClientEvents> {
     const e = this.unreachable.get(gatewayId) ?? { failures: 0, failovers: 0, avoidUntil: 0 };
     this.unreachable.set(gatewayId, e);
     e.failures++;
-    if (e.failures < after || e.avoidUntil > Date.now()) return;
+    // Already failing over (another gateway is avoided): this one was the next choice, and a
+    // next choice that cannot be reached either is likely part of the same outage (a zone, a
+    // load balancer): move on after one attempt instead of `after`.
+    const needed = this.avoided().some((id) => id !== gatewayId) ? 1 : after;
+    if (e.failures < needed || e.avoidUntil > Date.now()) return;
     const avoidMs = (this.opts.failoverAvoidMs ?? 60_000) * 2 ** Math.min(e.failovers, 4);
     e.failovers++;
     e.failures = 0;
@@ -503,7 +507,7 @@ export class PcmClient extends EventEmitter<PcmClientEvents> {
     // Once every gateway is avoided no failover happens and the backoff grows as usual.
     this.backoff.reset();
     this.log.warn({ gatewayId, avoidMs }, 'gateway unreachable: asking discovery for another one');
-    this.emit('failover', { gatewayId, failures: after, avoidMs });
+    this.emit('failover', { gatewayId, failures: needed, avoidMs });
   }
 
   private isAvoided(gatewayId: string): boolean {

@@ -3,7 +3,8 @@
  * clients (PcmClient, WebSocket, profile `normal`), so what reconnects is exactly what ships:
  * discovery before every connect, full-jitter backoff, `drain` frames and `Retry-After` obeyed.
  * It records when each session arrives (the `connected` event, at `welcome`) in one-second
- * buckets after a mark, and the errors the clients saw, by code.
+ * buckets after a mark, the errors the clients saw, by code, and for each code the last
+ * events of a few terminals that saw it (`examples`: what led to the error).
  *
  * Each child holds at most ~5,000 terminals: one WebSocket each plus the discovery requests in
  * flight during a storm stay well under the 20,000 open-files cap (DESIGN.md 6). The SDK dials
@@ -27,7 +28,13 @@ interface Terminal {
   client: PcmClient;
   connected: boolean;
   gatewayId?: string;
+  /** The last events of this terminal since the mark (ms after it), for `examples`. */
+  trail: string[];
 }
+
+/** Events kept per terminal, and terminals kept per error code, for the `examples` of a phase. */
+const TRAIL = 12;
+const EXAMPLES_PER_CODE = 3;
 
 await serveChild(async (a: Args) => {
   const store = new MemoryDuplicateStore();
@@ -45,15 +52,23 @@ await serveChild(async (a: Args) => {
   let errors = new Map<string, number>();
   /** Error messages by shape (digits folded), to tell a refused dial from a timeout from a takeover. */
   let messages = new Map<string, number>();
+  /** Per error code, a few terminals that saw it: their trails say what led there. */
+  let examples = new Map<string, Set<Terminal>>();
+  const note = (t: Terminal, what: string) => {
+    if (!markAt) return;
+    t.trail.push(`+${Date.now() - markAt}ms ${what}`);
+    if (t.trail.length > TRAIL) t.trail.shift();
+  };
 
   for (let i = 0; i < a.count; i++) {
     const id = `${a.prefix}${a.start + i}`;
     const token = await mintTerminalToken(BENCH_JWT_SECRET, id);
     const client = new PcmClient({ terminalId: id, token, discoveryUrl: a.discoveryUrl, profile: 'normal', duplicateStore: store, handler: () => undefined });
-    const t: Terminal = { client, connected: false };
+    const t: Terminal = { client, connected: false, trail: [] };
     client.on('connected', (info) => {
       t.connected = true;
       t.gatewayId = info.gatewayId;
+      note(t, `connected ${info.gatewayId} session ${info.sessionId}`);
       if (!markAt) return;
       if (!targets.has(info.gatewayId ?? '')) {
         stray++;
@@ -65,11 +80,30 @@ await serveChild(async (a: Args) => {
       arrivals++;
       lastArrivalAt = now;
     });
-    client.on('disconnected', () => (t.connected = false));
-    client.on('reconnecting', () => attempts++);
-    client.on('drain', () => drains++);
-    client.on('failover', () => failovers++);
+    client.on('disconnected', (d) => {
+      t.connected = false;
+      note(t, `disconnected: ${d.reason}`);
+    });
+    client.on('reconnecting', (r) => {
+      attempts++;
+      note(t, `reconnecting in ${r.delayMs} ms`);
+    });
+    client.on('drain', (d) => {
+      drains++;
+      note(t, `drain ${d.reason} ${d.reconnectAfterMs} ms`);
+    });
+    client.on('failover', (f) => {
+      failovers++;
+      note(t, `failover from ${f.gatewayId}`);
+    });
+    client.on('assignment', (x) => note(t, `assigned ${x.gatewayId}`));
     client.on('error', (e) => {
+      note(t, `error ${e.code}: ${e.message.slice(0, 80)}`);
+      if (markAt) {
+        const ex = examples.get(e.code) ?? new Set<Terminal>();
+        if (ex.size < EXAMPLES_PER_CODE) ex.add(t);
+        examples.set(e.code, ex);
+      }
       errors.set(e.code, (errors.get(e.code) ?? 0) + 1);
       const shape = `${e.code}: ${e.message.replace(/\d+/g, '#').slice(0, 140)}`;
       if (messages.size < 50 || messages.has(shape)) messages.set(shape, (messages.get(shape) ?? 0) + 1);
@@ -116,12 +150,14 @@ await serveChild(async (a: Args) => {
         failovers = 0;
         errors = new Map();
         messages = new Map();
+        examples = new Map();
+        for (const t of terminals) t.trail = [];
         return true;
       },
       stats: () => {
         const byGateway: Record<string, number> = {};
         for (const t of terminals) if (t.connected && t.gatewayId) byGateway[t.gatewayId] = (byGateway[t.gatewayId] ?? 0) + 1;
-        return { total: terminals.length, connected: connectedCount(), arrivals, stray, lastArrivalAt, buckets: Object.fromEntries(buckets), attempts, drains, failovers, errors: Object.fromEntries(errors), messages: Object.fromEntries(messages), byGateway };
+        return { total: terminals.length, connected: connectedCount(), arrivals, stray, lastArrivalAt, buckets: Object.fromEntries(buckets), attempts, drains, failovers, errors: Object.fromEntries(errors), examples: Object.fromEntries([...examples].map(([code, ts]) => [code, [...ts].map((t) => t.trail.join(' | '))])), messages: Object.fromEntries(messages), byGateway };
       },
     },
     close: async () => {

@@ -50,6 +50,8 @@ interface LoaderStats {
   errors: Record<string, number>;
   messages: Record<string, number>;
   byGateway: Record<string, number>;
+  /** Per error code, the last events of a few terminals that saw it. */
+  examples?: Record<string, string[]>;
 }
 
 interface Gw {
@@ -62,6 +64,8 @@ interface PhaseResult {
   perSecond: number[];
   /** Client error messages by shape, most frequent first (JSON only). */
   messages: Record<string, number>;
+  /** Per error code, what a few terminals that saw it did just before (JSON only). */
+  examples: Record<string, string[]>;
 }
 
 async function counter(gw: Gw, name: string): Promise<number> {
@@ -114,6 +118,9 @@ async function phase(ctx: ScenarioContext, name: string, loaders: Child[], targe
   const messages: Record<string, number> = {};
   for (const st of stats) for (const [k, v] of Object.entries(st.messages)) messages[k] = (messages[k] ?? 0) + v;
   for (const [k, v] of Object.entries(messages).sort((x, y) => y[1] - x[1]).slice(0, 8)) ctx.log(`storm ${name}: ${v} x ${k}`);
+  const examples: Record<string, string[]> = {};
+  for (const st of stats) for (const [code, trails] of Object.entries(st.examples ?? {})) examples[code] = [...(examples[code] ?? []), ...trails].slice(0, 3);
+  for (const [code, trails] of Object.entries(examples)) for (const tr of trails.slice(0, 1)) ctx.log(`storm ${name}: a terminal that saw ${code}: ${tr}`);
   const all = back >= population;
   const row: ResultRow = {
     name,
@@ -135,7 +142,7 @@ async function phase(ctx: ScenarioContext, name: string, loaders: Child[], targe
     note: `${note}; client errors: ${Object.entries(errors).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}${all ? '' : `; NOT all back within ${Math.round(budgetMs / 1000)} s`}`,
   };
   ctx.log(`storm ${name}: ${back}/${population} back, peak ${row.metrics.peakArrivalsPerSec}/s, p50 ${row.metrics.p50ArrivalsPerSec}/s, all in ${row.metrics.timeToAllMs} ms, refused ${row.metrics.refusedAdmission} (admission) ${row.metrics.refusedFlapping} (flapping), ${clientErrors} client errors`);
-  return { row, perSecond, messages };
+  return { row, perSecond, messages, examples };
 }
 
 /** Whole seconds (as ms) until `fraction` of the population had arrived; NaN if never. */
@@ -246,7 +253,7 @@ export const storm: Scenario = {
     );
     const flapping = [a, b, c].reduce((n, p) => n + (p.row.metrics.refusedFlapping ?? 0), 0);
     return {
-      params: { terminals: target, population, gatewaysPerGroup: perGroup, loaders: nLoaders, drainSeconds, drainRate, maxConnectsPerSecond, connectMs: Math.round(connectMs), arrivalsPerSecond: { a: a.perSecond, b: b.perSecond, c: c.perSecond }, clientErrorMessages: { a: a.messages, b: b.messages, c: c.messages } },
+      params: { terminals: target, population, gatewaysPerGroup: perGroup, loaders: nLoaders, drainSeconds, drainRate, maxConnectsPerSecond, connectMs: Math.round(connectMs), arrivalsPerSecond: { a: a.perSecond, b: b.perSecond, c: c.perSecond }, clientErrorMessages: { a: a.messages, b: b.messages, c: c.messages }, clientErrorExamples: { a: a.examples, b: b.examples, c: c.examples } },
       rows: [a.row, b.row, c.row],
       chartMetric: 'peakArrivalsPerSec',
       ratios: [
