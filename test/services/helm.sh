@@ -9,27 +9,13 @@ HELM_VERSION=${PCM_HELM_VERSION:-v3.21.4}
 _helm_bin() { echo "$(pcm_cache_dir helm "$HELM_VERSION")/bin/helm"; }
 
 _helm_build() {
-  local bin dir log
-  bin=$(_helm_bin); dir=$(dirname "$bin"); log="$PCM_CACHE_DIR/.helm-$HELM_VERSION-build.log"
-  [[ -x $bin ]] && return 0
-  pcm_need go "Go toolchain, /usr/local/go/bin" || return 1
-  mkdir -p "$dir"
-  pcm_log "helm: go install helm.sh/helm/v3/cmd/helm@$HELM_VERSION (first run only; a few minutes on 2 cores)"
+  local bin; bin=$(_helm_bin)
+  [[ -x $bin ]] || pcm_log "helm: go install helm.sh/helm/v3/cmd/helm@$HELM_VERSION (first run only; a few minutes on 2 cores)"
   # Same module and build caches as the kube build (test/services/kube/build.sh), so the k8s.io
   # packages both need are downloaded and compiled once. The -X flag gives `helm version` the
   # real version instead of a dev placeholder.
-  if ! GOBIN="$dir.tmp.$$" GOMODCACHE="$PCM_CACHE_DIR/go/mod" GOCACHE="$PCM_CACHE_DIR/go/build" \
-    GOFLAGS='' GOTOOLCHAIN=local CGO_ENABLED=0 \
-    go install -trimpath -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION" \
-    "helm.sh/helm/v3/cmd/helm@$HELM_VERSION" >"$log" 2>&1; then
-    rm -rf "$dir.tmp.$$"
-    PCM_FAIL_REASON="go install of helm $HELM_VERSION failed (log: $log)"
-    echo "----- last $PCM_LOG_TAIL_LINES lines of $log -----" >&2
-    tail -n "$PCM_LOG_TAIL_LINES" "$log" >&2
-    return 1
-  fi
-  mv -f "$dir.tmp.$$/helm" "$bin"
-  rm -rf "$dir.tmp.$$"
+  pcm_go_install "$bin" "$PCM_CACHE_DIR/.helm-$HELM_VERSION-build.log" "helm.sh/helm/v3/cmd/helm@$HELM_VERSION" \
+    "-X helm.sh/helm/v3/internal/version.version=$HELM_VERSION"
 }
 
 helm_up() {

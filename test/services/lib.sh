@@ -209,3 +209,27 @@ pcm_need() {
   local bin=$1 hint=$2
   command -v "$bin" >/dev/null 2>&1 || { PCM_FAIL_REASON="'$bin' not found on PATH ($hint)"; return 1; }
 }
+
+# pcm_go_install BIN LOG PKG@VERSION [LDFLAGS]  Builds one Go command into BIN (a path in the
+# cache) with `go install` from the module proxy, unless BIN exists: CGO off, -trimpath, the
+# module and build caches shared by every Go-built service ($PCM_CACHE_DIR/go/{mod,build}), so
+# packages several tools need are downloaded and compiled once. Output goes to LOG; on failure
+# sets PCM_FAIL_REASON, prints the log's tail and returns 1.
+pcm_go_install() {
+  local bin=$1 log=$2 pkg=$3 ldflags=${4:-}
+  local dir; dir=$(dirname "$bin")
+  [[ -x $bin ]] && return 0
+  pcm_need go "Go toolchain, /usr/local/go/bin" || return 1
+  mkdir -p "$dir"
+  if ! GOBIN="$dir.tmp.$$" GOMODCACHE="$PCM_CACHE_DIR/go/mod" GOCACHE="$PCM_CACHE_DIR/go/build" \
+    GOFLAGS='' GOTOOLCHAIN=local CGO_ENABLED=0 \
+    go install -trimpath -ldflags "-s -w $ldflags" "$pkg" >"$log" 2>&1; then
+    rm -rf "$dir.tmp.$$"
+    PCM_FAIL_REASON="go install $pkg failed (log: $log)"
+    echo "----- last $PCM_LOG_TAIL_LINES lines of $log -----" >&2
+    tail -n "$PCM_LOG_TAIL_LINES" "$log" >&2
+    return 1
+  fi
+  mv -f "$dir.tmp.$$/$(basename "${pkg%@*}")" "$bin"
+  rm -rf "$dir.tmp.$$"
+}

@@ -15,27 +15,14 @@ PROMETHEUS_OPERATOR_VERSION=${PCM_PROMETHEUS_OPERATOR_VERSION:-v0.85.0}
 
 _promtool_bin() { echo "$(pcm_cache_dir promtool "$PROMETHEUS_MODULE_VERSION")/bin/promtool"; }
 
-_prometheus_go() { # same module and build caches as helm and kube
+_prometheus_go() { # same module and build caches as helm and kube (pcm_go_install)
   GOMODCACHE="$PCM_CACHE_DIR/go/mod" GOCACHE="$PCM_CACHE_DIR/go/build" GOFLAGS='' GOTOOLCHAIN=local CGO_ENABLED=0 go "$@"
 }
 
 _promtool_build() {
-  local bin dir log
-  bin=$(_promtool_bin); dir=$(dirname "$bin"); log="$PCM_CACHE_DIR/.promtool-$PROMETHEUS_MODULE_VERSION-build.log"
-  [[ -x $bin ]] && return 0
-  pcm_need go "Go toolchain, /usr/local/go/bin" || return 1
-  mkdir -p "$dir"
-  pcm_log "prometheus: go install github.com/prometheus/prometheus/cmd/promtool@$PROMETHEUS_MODULE_VERSION (first run only; several minutes on 2 cores)"
-  if ! GOBIN="$dir.tmp.$$" _prometheus_go install -trimpath -ldflags "-s -w" \
-    "github.com/prometheus/prometheus/cmd/promtool@$PROMETHEUS_MODULE_VERSION" >"$log" 2>&1; then
-    rm -rf "$dir.tmp.$$"
-    PCM_FAIL_REASON="go install of promtool $PROMETHEUS_MODULE_VERSION failed (log: $log)"
-    echo "----- last $PCM_LOG_TAIL_LINES lines of $log -----" >&2
-    tail -n "$PCM_LOG_TAIL_LINES" "$log" >&2
-    return 1
-  fi
-  mv -f "$dir.tmp.$$/promtool" "$bin"
-  rm -rf "$dir.tmp.$$"
+  local bin; bin=$(_promtool_bin)
+  [[ -x $bin ]] || pcm_log "prometheus: go install github.com/prometheus/prometheus/cmd/promtool@$PROMETHEUS_MODULE_VERSION (first run only; several minutes on 2 cores)"
+  pcm_go_install "$bin" "$PCM_CACHE_DIR/.promtool-$PROMETHEUS_MODULE_VERSION-build.log" "github.com/prometheus/prometheus/cmd/promtool@$PROMETHEUS_MODULE_VERSION"
 }
 
 # Prints the directory holding the operator's CRD files (downloading the module once).
