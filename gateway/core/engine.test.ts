@@ -148,6 +148,57 @@ describe('DeliveryEngine (unit, memory store)', () => {
     await e.close();
   });
 
+  it('a presence claim that failed at connect is retried at the next presence refresh (the terminal does not stay invisible)', async () => {
+    class FlakyDirectory extends MemorySessionDirectory {
+      failClaims = 2;
+      claims = 0;
+      override async claim(...args: Parameters<MemorySessionDirectory['claim']>) {
+        this.claims++;
+        if (this.failClaims-- > 0) throw new Error('directory unavailable');
+        return super.claim(...args);
+      }
+    }
+    const dir = new FlakyDirectory();
+    const store = new MemoryMessageStore();
+    const hub = new InProcessRelayHub();
+    const g = new DeliveryEngine({ gatewayId: 'g', heartbeatSeconds: 0.05, maxSessions: 10 }, { store, directory: dir, relay: hub.bus() });
+    const h = new DeliveryEngine({ gatewayId: 'h', heartbeatSeconds: 30, maxSessions: 10 }, { store, directory: dir, relay: hub.bus() });
+    await g.start();
+    await h.start();
+    const c = new FakeConn('blip');
+    await g.connect(c);
+    // The session works without presence...
+    expect(c.frames[0]!.type).toBe('welcome');
+    expect(await dir.lookup('blip')).toBeUndefined();
+    // ...and the refresh claims it once the directory answers again (one more failure first).
+    for (let i = 0; i < 50 && !(await dir.lookup('blip')); i++) await tick(20);
+    expect(await dir.lookup('blip')).toMatchObject({ gatewayId: 'g' });
+    expect(dir.claims).toBe(3);
+    // Another gateway now sees it online, and a send through it reaches the terminal.
+    expect(await h.presence('blip')).toMatchObject({ online: true, gatewayId: 'g' });
+    await send(h, 'blip', 7);
+    await tick(20);
+    expect(c.seqs()).toEqual([1]);
+    await g.close();
+    await h.close();
+  });
+
+  it('presence answers 503 PCM_ERR_STORE_UNAVAILABLE when the directory cannot be read, not "offline"', async () => {
+    class DownDirectory extends MemorySessionDirectory {
+      override async lookup(): Promise<never> {
+        throw new Error('directory unavailable');
+      }
+    }
+    const e = new DeliveryEngine({ gatewayId: 'g', heartbeatSeconds: 30, maxSessions: 10 }, { store: new MemoryMessageStore(), directory: new DownDirectory(), relay: new InProcessRelayHub().bus() });
+    await e.start();
+    await expect(e.presence('somewhere')).rejects.toMatchObject({ code: 'PCM_ERR_STORE_UNAVAILABLE' });
+    // a terminal connected here is still answered from the local session
+    const c = new FakeConn('here');
+    await e.connect(c);
+    expect(await e.presence('here')).toMatchObject({ online: true, gatewayId: 'g' });
+    await e.close();
+  });
+
   it('reads the directory for an offline terminal only when another gateway is reachable on the relay', async () => {
     class CountingDirectory extends MemorySessionDirectory {
       lookups = 0;

@@ -55,6 +55,9 @@ const RESYNC_RECHECK_PERIODS = 6;
 /** The resync period is covered in this many ticks, each checking a slice of the sessions. */
 const RESYNC_SLICES = 4;
 
+/** Failed presence claims retried per presence refresh (one per heartbeat). */
+const CLAIM_RETRIES_PER_BEAT = 200;
+
 export interface EngineDeps {
   store: MessageStore;
   directory: SessionDirectory;
@@ -299,7 +302,9 @@ export class DeliveryEngine {
     try {
       p = await this.directory.lookup(terminalId);
     } catch (err) {
-      this.log.warn({ err, terminalId }, 'directory lookup failed; reporting offline');
+      // Not "offline": the answer is unknown. A sender told offline might wait for a terminal
+      // that is connected elsewhere; a 503 says retry.
+      throw storeError(err, 'presence unavailable: session directory lookup failed');
     }
     if (p && p.gatewayId !== this.gatewayId) return { ...view, online: true, gatewayId: p.gatewayId, protocol: p.protocol };
     return view;
@@ -375,29 +380,7 @@ export class DeliveryEngine {
     this.sessions.set(terminalId, s);
     this.metrics.sessionOpened(conn.protocol);
 
-    try {
-      const claim = await this.directory.claim(
-        { terminalId, gatewayId: this.gatewayId, sessionId: s.sessionId, protocol: conn.protocol, connectedAt: s.connectedAt },
-        this.presenceTtlMs,
-      );
-      s.connectionEpoch = claim.presence.connectionEpoch;
-      if (s.closed) {
-        await this.directory.release(terminalId, this.gatewayId, s.connectionEpoch).catch(() => undefined);
-        return;
-      }
-      if (s.supersededBy !== undefined && s.supersededBy > s.connectionEpoch) {
-        void this.end(s, errorFrame(new PcmError('PCM_ERR_SESSION_TAKEN_OVER', 'the terminal connected again elsewhere')), 'taken over');
-        return;
-      }
-      const prev = claim.previous;
-      if (prev && prev.gatewayId !== this.gatewayId) {
-        // DESIGN.md section 3: the old gateway is told to close its stale session, fenced by epoch.
-        await this.relaySafe(() => this.relay.send(prev.gatewayId, { kind: 'takeover', from: this.gatewayId, terminalId, connectionEpoch: s.connectionEpoch! }));
-      }
-    } catch (err) {
-      // Presence only accelerates routing; the store stays the source of truth (invariant 2.7).
-      this.log.warn({ err, terminalId }, 'session directory claim failed; continuing without presence');
-    }
+    if (!(await this.claimPresence(s))) return;
     if (s.closed) return;
     let state;
     try {
@@ -428,6 +411,42 @@ export class DeliveryEngine {
       return;
     }
     void this.pump(s);
+  }
+
+  /**
+   * Claims the session's presence in the directory and tells the gateway that held it before to
+   * close its stale session (DESIGN.md section 3, fenced by epoch). False when the session must
+   * not go on (it closed meanwhile, or a newer claim elsewhere superseded it). If the directory
+   * is unavailable the session goes on without presence (it only accelerates routing; the store
+   * stays the source of truth, invariant 2.7) and the presence refresh claims it later, so a
+   * directory blip does not leave a terminal invisible to the fleet for its whole session.
+   */
+  private async claimPresence(s: Session): Promise<boolean> {
+    const terminalId = s.terminalId;
+    try {
+      const claim = await this.directory.claim(
+        { terminalId, gatewayId: this.gatewayId, sessionId: s.sessionId, protocol: s.conn.protocol, connectedAt: s.connectedAt },
+        this.presenceTtlMs,
+      );
+      s.claimPending = false;
+      s.connectionEpoch = claim.presence.connectionEpoch;
+      if (s.closed) {
+        await this.directory.release(terminalId, this.gatewayId, s.connectionEpoch).catch(() => undefined);
+        return false;
+      }
+      if (s.supersededBy !== undefined && s.supersededBy > s.connectionEpoch) {
+        void this.end(s, errorFrame(new PcmError('PCM_ERR_SESSION_TAKEN_OVER', 'the terminal connected again elsewhere')), 'taken over');
+        return false;
+      }
+      const prev = claim.previous;
+      if (prev && prev.gatewayId !== this.gatewayId) {
+        await this.relaySafe(() => this.relay.send(prev.gatewayId, { kind: 'takeover', from: this.gatewayId, terminalId, connectionEpoch: s.connectionEpoch! }));
+      }
+    } catch (err) {
+      this.log.warn({ err, terminalId }, s.claimPending ? 'session directory claim failed again; retrying at the next presence refresh' : 'session directory claim failed; continuing without presence, retrying at the next presence refresh');
+      s.claimPending = true;
+    }
+    return true;
   }
 
   /** The transport closed (peer, network, heartbeat). */
@@ -891,11 +910,19 @@ export class DeliveryEngine {
 
   private refreshPresence(): void {
     const records = [];
+    const unclaimed: Session[] = [];
     for (const s of this.sessions.values()) {
-      if (s.connectionEpoch !== undefined && !s.closed) records.push({ terminalId: s.terminalId, gatewayId: this.gatewayId, connectionEpoch: s.connectionEpoch });
+      if (s.closed) continue;
+      if (s.connectionEpoch !== undefined) records.push({ terminalId: s.terminalId, gatewayId: this.gatewayId, connectionEpoch: s.connectionEpoch });
+      else if (s.claimPending && !s.claiming) unclaimed.push(s);
     }
-    if (records.length === 0) return;
-    this.directory.refresh(records, this.presenceTtlMs).catch((err: unknown) => this.log.warn({ err }, 'presence refresh failed'));
+    if (records.length > 0) this.directory.refresh(records, this.presenceTtlMs).catch((err: unknown) => this.log.warn({ err }, 'presence refresh failed'));
+    // Sessions whose claim failed (directory unavailable at connect): claim again, a bounded
+    // number per beat so a directory coming back is not hit by every session at once.
+    for (const s of unclaimed.slice(0, CLAIM_RETRIES_PER_BEAT)) {
+      s.claiming = true;
+      void this.claimPresence(s).finally(() => (s.claiming = false));
+    }
   }
 
   private async relaySafe(fn: () => Promise<void>): Promise<void> {

@@ -36,6 +36,10 @@ export class Session {
   connectionEpoch: number | undefined;
   /** A takeover event arrived before this session's own claim returned: compare once it does. */
   supersededBy: number | undefined;
+  /** The presence claim failed (directory unavailable): the presence refresh retries it. */
+  claimPending = false;
+  /** A retried claim is in flight. */
+  claiming = false;
   profile: ClientProfile | undefined;
   /** welcome sent and cursor initialised: messages may be written. */
   ready = false;
