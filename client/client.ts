@@ -514,7 +514,7 @@ export class PcmClient extends EventEmitter<PcmClientEvents> {
     return (this.unreachable.get(gatewayId)?.avoidUntil ?? 0) > Date.now();
   }
 
-  /** Gateways avoided now, most recently failed over first (at most MAX_UNREACHABLE are sent). */
+  /** Gateways avoided now, most recently failed over first (at most MAX_UNREACHABLE_GATEWAYS are sent). */
   private avoided(): string[] {
     const now = Date.now();
     return [...this.unreachable]

@@ -1,4 +1,5 @@
 import { ERROR_CATALOGUE, PcmError, type ErrorCode } from '../common/errors.js';
+import { MAX_UNREACHABLE_GATEWAYS } from '../protocol/gateway-id.js';
 
 /** Discovery's answer (DESIGN.md section 5, "Discovery"). */
 export interface Assignment {
@@ -10,9 +11,6 @@ export interface Assignment {
   generation: number;
 }
 
-/** Most gateway ids one discovery request reports unreachable (discovery refuses more). */
-export const MAX_UNREACHABLE = 8;
-
 /**
  * `GET <discoveryUrl>/v1/discovery/<terminalId>` with the terminal's JWT. Errors keep the
  * server's PCM_ERR_* code (503 PCM_ERR_NO_GATEWAY is transient: retry with backoff).
@@ -20,7 +18,7 @@ export const MAX_UNREACHABLE = 8;
  * docs/discovery.md); a discovery without the extension ignores it and answers as before.
  */
 export async function fetchAssignment(discoveryUrl: string, terminalId: string, token: string, timeoutMs: number, unreachable: readonly string[] = []): Promise<Assignment> {
-  const query = unreachable.length > 0 ? `?unreachable=${encodeURIComponent(unreachable.slice(0, MAX_UNREACHABLE).join(','))}` : '';
+  const query = unreachable.length > 0 ? `?unreachable=${encodeURIComponent(unreachable.slice(0, MAX_UNREACHABLE_GATEWAYS).join(','))}` : '';
   const url = `${discoveryUrl.replace(/\/+$/, '')}/v1/discovery/${encodeURIComponent(terminalId)}${query}`;
   let res: Response;
   try {

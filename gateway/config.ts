@@ -1,6 +1,7 @@
 import { Type, type Static } from 'typebox';
 import { loadConfig, type LoadOptions } from '../common/config.js';
 import { couchbaseConfigProperties } from './adapters/couchbase/couchbase-config.js';
+import { GATEWAY_ID_PATTERN } from '../protocol/gateway-id.js';
 
 const LogLevel = Type.Union(
   ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
@@ -23,7 +24,7 @@ export const GatewayConfigSchema = Type.Object({
   timeline: Type.Union([Type.Literal('memory'), Type.Literal('sqlite')], { default: 'memory', description: 'Per-terminal timeline store: `memory`, or `sqlite` (`timeline.sqlite` in the data dir; docs/observability.md).' }),
   timelineMaxEvents: Type.Integer({ minimum: 1, maximum: 10_000, default: 200, description: 'Recent timeline events kept per terminal.' }),
   timelineTtlSeconds: Type.Integer({ minimum: 1, maximum: 2_419_200, default: 86_400, description: 'Timeline events older than this are dropped.' }),
-  gatewayId: Type.String({ minLength: 1, maxLength: 63, pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$', default: 'gw-0', description: 'This gateway\'s id in the session directory, relay and discovery.' }),
+  gatewayId: Type.String({ minLength: 1, maxLength: 63, pattern: GATEWAY_ID_PATTERN, default: 'gw-0', description: 'This gateway\'s id in the session directory, relay and discovery.' }),
   store: Type.Union([Type.Literal('memory'), Type.Literal('sqlite'), Type.Literal('couchbase')], { default: 'sqlite', description: 'Message store: `sqlite` (file in the data dir), `memory` (not durable), `couchbase`.' }),
   relay: Type.Union([Type.Literal('inprocess'), Type.Literal('kafka')], { default: 'inprocess', description: 'Relay bus between gateways.' }),
   maxSessions: Type.Integer({ minimum: 1, default: 100_000, description: 'Local session cap; beyond it the least recently used terminal gets a `drain` frame.' }),

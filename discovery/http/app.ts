@@ -5,6 +5,7 @@ import type { Logger } from '../../common/logger.js';
 import { PcmError, toPcmError } from '../../common/errors.js';
 import { bearer, verifyTerminalToken } from '../../protocol/token.js';
 import { assertTerminalId } from '../../protocol/terminal-id.js';
+import { MAX_UNREACHABLE_GATEWAYS, isValidGatewayId } from '../../protocol/gateway-id.js';
 import { assignWithFailover } from '../core/assignment.js';
 import type { GatewaySource } from '../sources/source.js';
 import type { DiscoveryConfig } from '../config.js';
@@ -32,16 +33,13 @@ export interface BuildDiscoveryAppOptions {
   defaultMetrics?: boolean;
 }
 
-/** Most gateway ids one lookup may report unreachable. */
-export const MAX_UNREACHABLE = 8;
-const GATEWAY_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 
 /** `?unreachable=gw-1,gw-2`: the gateways this terminal could not reach (docs/discovery.md, "Failover"). */
 function parseUnreachable(raw: string | undefined): ReadonlySet<string> {
   if (raw === undefined || raw === '') return new Set();
   const ids = raw.split(',');
-  if (ids.length > MAX_UNREACHABLE || !ids.every((id) => GATEWAY_ID.test(id))) {
-    throw new PcmError('PCM_ERR_BAD_REQUEST', `unreachable must be at most ${MAX_UNREACHABLE} comma-separated gateway ids (letters, digits, '.', '_', '-'; at most 63 characters each)`);
+  if (ids.length > MAX_UNREACHABLE_GATEWAYS || !ids.every(isValidGatewayId)) {
+    throw new PcmError('PCM_ERR_BAD_REQUEST', `unreachable must be at most ${MAX_UNREACHABLE_GATEWAYS} comma-separated gateway ids (letters, digits, '.', '_', '-'; at most 63 characters each)`);
   }
   return new Set(ids);
 }
@@ -105,7 +103,7 @@ export function buildDiscoveryApp(opts: BuildDiscoveryAppOptions): FastifyInstan
         querystring: Type.Object({
           unreachable: Type.Optional(
             Type.String({
-              description: `Failover (an extension, docs/discovery.md): up to ${MAX_UNREACHABLE} comma-separated ids of gateways this terminal could not reach; the answer is the best assignable gateway not among them (the home gateway if every one is).`,
+              description: `Failover (an extension, docs/discovery.md): up to ${MAX_UNREACHABLE_GATEWAYS} comma-separated ids of gateways this terminal could not reach; the answer is the best assignable gateway not among them (the home gateway if every one is).`,
             }),
           ),
         }),
