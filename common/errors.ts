@@ -13,6 +13,7 @@ export const ERROR_CATALOGUE = {
   PCM_ERR_NOT_FOUND: { status: 404, transient: false, summary: 'No such route or resource.' },
   PCM_ERR_PAYLOAD_TOO_LARGE: { status: 413, transient: false, summary: 'The payload exceeds the configured limit (PCM_MAX_PAYLOAD_BYTES).' },
   PCM_ERR_RATE_LIMITED: { status: 429, transient: true, summary: 'Too many requests for this API key; retry after the Retry-After header.' },
+  PCM_ERR_QUEUE_FULL: { status: 429, transient: true, summary: 'The terminal already holds the most pending (unacked, unexpired) messages a gateway accepts for one terminal (PCM_MAX_PENDING_PER_TERMINAL); nothing was stored; retry once it has connected and acked.' },
   PCM_ERR_INTERNAL: { status: 500, transient: true, summary: 'Unexpected server error.' },
   PCM_ERR_UNREACHABLE: { status: 503, transient: true, summary: 'Terminal SDK only (never sent by a server): discovery or the gateway could not be reached (refused, reset, timed out, handshake timeout); the SDK retries with backoff.' },
   PCM_ERR_STORE_UNAVAILABLE: { status: 503, transient: true, summary: 'The message store could not durably accept the message; nothing was stored; retry.' },

@@ -47,7 +47,7 @@ export type GatewayAppConfig = Pick<
   | 'deliveryWindow'
   | 'drainReconnectAfterMs'
 > &
-  Partial<Pick<GatewayConfig, 'adminKeys' | 'timeline' | 'timelineMaxEvents' | 'timelineTtlSeconds' | 'dataDir' | 'resyncSeconds' | 'drainSeconds' | 'drainRate' | 'maxConnectsPerSecond' | 'flapMaxConnects' | 'flapWindowSeconds' | 'flapPenaltySeconds' | 'flapMaxPenaltySeconds' | 'mqttTlsPort' | 'httpHeadersTimeoutMs' | 'httpRequestTimeoutMs' | 'httpKeepAliveTimeoutMs'>>;
+  Partial<Pick<GatewayConfig, 'adminKeys' | 'maxPendingPerTerminal' | 'timeline' | 'timelineMaxEvents' | 'timelineTtlSeconds' | 'dataDir' | 'resyncSeconds' | 'drainSeconds' | 'drainRate' | 'maxConnectsPerSecond' | 'flapMaxConnects' | 'flapWindowSeconds' | 'flapPenaltySeconds' | 'flapMaxPenaltySeconds' | 'mqttTlsPort' | 'httpHeadersTimeoutMs' | 'httpRequestTimeoutMs' | 'httpKeepAliveTimeoutMs'>>;
 
 export interface BuildGatewayOptions {
   config: Readonly<GatewayAppConfig>;
@@ -107,6 +107,7 @@ export async function buildGateway(opts: BuildGatewayOptions): Promise<Gateway> 
       window: config.deliveryWindow,
       drainReconnectAfterMs: config.drainReconnectAfterMs,
       resyncIntervalMs: Math.round((config.resyncSeconds ?? 5) * 1000),
+      maxPendingPerTerminal: config.maxPendingPerTerminal ?? 10_000,
       flapping: {
         limit: config.flapMaxConnects ?? 10,
         windowMs: Math.round((config.flapWindowSeconds ?? 60) * 1000),
@@ -133,6 +134,7 @@ export async function buildGateway(opts: BuildGatewayOptions): Promise<Gateway> 
         frameRejected: (c) => metricsRef?.frameRejected(c),
         resynced: () => metricsRef?.resynced(),
         flapRefused: (flagged) => metricsRef?.flapRefused(flagged),
+        queueFull: () => metricsRef?.queueFull(),
       },
     },
   );

@@ -30,6 +30,7 @@ export const GatewayConfigSchema = Type.Object({
   maxSessions: Type.Integer({ minimum: 1, default: 100_000, description: 'Local session cap; beyond it the least recently used terminal gets a `drain` frame.' }),
   maxPayloadBytes: Type.Integer({ minimum: 1, maximum: 16 * 1024 * 1024, default: 65_536, description: 'Largest message payload (JSON-encoded bytes); larger sends get 413.' }),
   maxTtlSeconds: Type.Integer({ minimum: 0, maximum: 2_419_200, default: 2_419_200, description: 'Largest `ttlSeconds` a sender may ask for (28 days).' }),
+  maxPendingPerTerminal: Type.Integer({ minimum: 0, maximum: 10_000_000, default: 10_000, description: 'Most pending (unacked, unexpired) messages one terminal may hold: further sends and requests to it get 429 `PCM_ERR_QUEUE_FULL` and nothing is stored, so one terminal that never returns cannot fill the store (docs/sender-api.md). 0 = no limit.' }),
   defaultTtlSeconds: Type.Integer({ minimum: 0, maximum: 2_419_200, default: 86_400, description: '`ttlSeconds` when a send does not give one.' }),
   heartbeatSeconds: Type.Integer({ minimum: 1, maximum: 3600, default: 30, description: 'WebSocket ping interval; a connection missing two pongs is closed. Also the presence refresh period.' }),
   rateLimitPerMinute: Type.Integer({ minimum: 1, default: 6000, description: 'Sender API requests per minute per API key (429 beyond).' }),

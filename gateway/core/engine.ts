@@ -14,6 +14,7 @@ import type { TerminalEvent, TerminalEventSink } from '../ports/timeline.js';
 import { messageFrame } from './message-frame.js';
 import { LruRegistry } from './registry.js';
 import { PendingRequests, correlationGateway, newCorrelationId } from './requests.js';
+import { QueueLimit } from './queue-limit.js';
 import { Session } from './session.js';
 
 export interface EngineOptions {
@@ -44,6 +45,12 @@ export interface EngineOptions {
   takeoverDamping?: TakeoverDamperOptions;
   /** Flapping detection (a terminal that reconnects too often is slowed down): see flap-detector.ts. */
   flapping?: FlapDetectorOptions;
+  /**
+   * Per-terminal queue limit (PCM_MAX_PENDING_PER_TERMINAL): sends and requests to a terminal
+   * already holding this many pending messages are refused with PCM_ERR_QUEUE_FULL, nothing
+   * stored (queue-limit.ts). 0 or absent = no limit.
+   */
+  maxPendingPerTerminal?: number;
 }
 
 /**
@@ -136,6 +143,7 @@ export class DeliveryEngine {
   private readonly drainReconnectAfterMs: number;
   private readonly takeovers: TakeoverDamper;
   private readonly flaps: FlapDetector;
+  private readonly queueLimit: QueueLimit;
   private readonly resumeIntervalMs: number;
   private readonly sessions: LruRegistry<Session>;
   private readonly byConn = new Map<TerminalConnection, Session>();
@@ -172,6 +180,7 @@ export class DeliveryEngine {
     this.drainReconnectAfterMs = opts.drainReconnectAfterMs ?? 2000;
     this.takeovers = new TakeoverDamper(opts.takeoverDamping);
     this.flaps = new FlapDetector(opts.flapping);
+    this.queueLimit = new QueueLimit({ maxPending: opts.maxPendingPerTerminal ?? 0 }, this.store);
     this.resumeIntervalMs = opts.resumeIntervalMs ?? 100;
     this.sessions = new LruRegistry<Session>(opts.maxSessions);
   }
@@ -223,6 +232,8 @@ export class DeliveryEngine {
     const now = this.clock.now();
     let appended;
     try {
+      const full = this.queueLimit.check(req.terminalId, now);
+      if (full) await full.catch((err: unknown) => this.refusedFull(err));
       appended = await this.store.append(
         { terminalId: req.terminalId, payload: req.payload, ttlSeconds: req.ttlSeconds, collapseKey: req.collapseKey, idempotencyKey: req.idempotencyKey, messageId },
         now,
@@ -238,6 +249,7 @@ export class DeliveryEngine {
       return { terminalId: m.terminalId, seq: m.seq, messageId: m.messageId, status };
     }
     this.metrics.accepted();
+    this.queueLimit.appended(m.terminalId, m.seq, appended.epoch, appended.collapsedSeq !== undefined);
     this.emit({ type: 'sent', terminalId: m.terminalId, seq: m.seq, messageId: m.messageId });
     if (!volatile) {
       // The relay is an accelerator (invariant 2.7): the sender is not kept waiting for it.
@@ -270,6 +282,8 @@ export class DeliveryEngine {
     const waiting = this.requests.register(correlationId, terminalId, timeoutMs);
     let appended;
     try {
+      const full = this.queueLimit.check(terminalId, started);
+      if (full) await full.catch((err: unknown) => this.refusedFull(err));
       appended = await this.store.append(
         { terminalId, payload, ttlSeconds: Math.max(1, Math.ceil(timeoutMs / 1000)), correlationId, messageId: this.newId() },
         started,
@@ -281,10 +295,17 @@ export class DeliveryEngine {
       throw e;
     }
     this.metrics.accepted();
+    this.queueLimit.appended(terminalId, appended.message.seq, appended.epoch, false);
     this.emit({ type: 'request', terminalId, seq: appended.message.seq, messageId: appended.message.messageId, correlationId });
     void this.route(appended.message, appended.epoch, false).catch((err) => this.log.warn({ err, terminalId }, 'routing a request failed'));
     const reply = await waiting;
     return { seq: appended.message.seq, reply, latencyMs: this.clock.now() - started };
+  }
+
+  /** Counts a PCM_ERR_QUEUE_FULL refusal and rethrows whatever the queue-limit check threw. */
+  private refusedFull(err: unknown): never {
+    if (isPcmError(err, 'PCM_ERR_QUEUE_FULL')) this.metrics.queueFull?.();
+    throw err;
   }
 
   async presence(terminalId: string): Promise<PresenceView> {
@@ -390,6 +411,7 @@ export class DeliveryEngine {
       return;
     }
     if (s.closed) return;
+    this.queueLimit.observed(terminalId, state, this.clock.now());
     s.epoch = state.epoch;
     s.cursor = s.ackedSeq = state.lastAckedSeq;
     conn.send({ type: 'welcome', terminalId, sessionId: s.sessionId, heartbeatSeconds: this.opts.heartbeatSeconds, epoch: state.epoch, lastAckedSeq: state.lastAckedSeq });
@@ -500,6 +522,7 @@ export class DeliveryEngine {
       throw isPcmError(err, 'PCM_ERR_INVALID_ACK') ? err : storeError(err, 'ack not stored');
     }
     if (r.lastAckedSeq > s.ackedSeq) s.ackedSeq = r.lastAckedSeq;
+    this.queueLimit.acked(s.terminalId, r.lastAckedSeq);
     const n = s.settle(seq);
     if (n > 0) this.metrics.acked(n);
     this.emit({ type: 'acked', terminalId: s.terminalId, seq });

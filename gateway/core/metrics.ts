@@ -25,6 +25,8 @@ export interface EngineMetrics {
   resynced?(): void;
   /** A terminal's connect was refused by flapping detection (`flagged`: this refusal started a penalty). */
   flapRefused?(flagged: boolean): void;
+  /** A send or request refused because its terminal's queue is full (PCM_ERR_QUEUE_FULL). */
+  queueFull?(): void;
 }
 
 export const noopMetrics: EngineMetrics = {

@@ -69,7 +69,7 @@ describe('withDefaults (same schema, TypeScript side)', () => {
     expect(s.gateways).toMatchObject({ replicas: 3, ports: { http: 8080, mqtt: 1883 }, drainSeconds: 120, protocols: ['websocket', 'mqtt'] });
     expect(s.gateways.public).toEqual({ hostTemplate: 'gw-{ordinal}.example.com', tls: true, websocketPort: 443, mqttPort: 8883 });
     expect(s.discovery).toEqual({ replicas: 2, pollSeconds: 300, port: 8080 });
-    expect(s.limits).toEqual({ maxTtlSeconds: 2_419_200, maxPayloadBytes: 65_536 });
+    expect(s.limits).toEqual({ maxTtlSeconds: 2_419_200, maxPayloadBytes: 65_536, maxPendingPerTerminal: 10_000 });
     expect(s.kafka).toBeUndefined();
   });
 

@@ -110,6 +110,12 @@ export const LimitsSpecSchema = Type.Object(
   {
     maxTtlSeconds: Type.Integer({ minimum: 0, maximum: 2_419_200, default: 2_419_200 }),
     maxPayloadBytes: Type.Integer({ minimum: 1, maximum: 16 * 1024 * 1024, default: 65_536 }),
+    maxPendingPerTerminal: Type.Integer({
+      minimum: 0,
+      maximum: 10_000_000,
+      default: 10_000,
+      description: 'PCM_MAX_PENDING_PER_TERMINAL of every gateway: a terminal holding this many pending messages gets no more (429 PCM_ERR_QUEUE_FULL, nothing stored). 0 = no limit.',
+    }),
   },
   { default: {} },
 );

@@ -30,6 +30,12 @@ describe('pod env matches the process config schemas', () => {
     expect(set.filter((n) => !known(GatewayConfigSchema).includes(n))).toEqual([]);
   });
 
+  it('spec.limits reach the gateway env', () => {
+    const c = sampleCluster({ limits: { maxTtlSeconds: 600, maxPayloadBytes: 1024, maxPendingPerTerminal: 250 } });
+    const env = Object.fromEntries(((desiredGatewayStatefulSet(c, 1) as Any).spec.template.spec.containers[0].env as Any[]).map((e) => [e.name, e.value]));
+    expect(env).toMatchObject({ PCM_MAX_TTL_SECONDS: '600', PCM_MAX_PAYLOAD_BYTES: '1024', PCM_MAX_PENDING_PER_TERMINAL: '250' });
+  });
+
   it('discovery Deployment env is a subset of discovery/config.ts', () => {
     const set = envOf(desiredDiscoveryDeployment(cluster) as Any);
     expect(set).toContain('PCM_GATEWAYS_CONFIG_MAP');

@@ -31,6 +31,7 @@ export function envFor(cluster: PCMCluster): Record<string, unknown>[] {
     { name: 'PCM_ASSIGNMENTS_FILE', value: `${ASSIGNMENTS_MOUNT_DIR}/${ASSIGNMENTS_KEY}` },
     { name: 'PCM_MAX_TTL_SECONDS', value: String(s.limits.maxTtlSeconds) },
     { name: 'PCM_MAX_PAYLOAD_BYTES', value: String(s.limits.maxPayloadBytes) },
+    { name: 'PCM_MAX_PENDING_PER_TERMINAL', value: String(s.limits.maxPendingPerTerminal) },
   ];
   if (s.kafka) {
     env.push({ name: 'PCM_RELAY', value: 'kafka' }, { name: 'PCM_KAFKA_BROKERS', value: s.kafka.brokers.join(',') }, { name: 'PCM_KAFKA_TOPIC_PREFIX', value: s.kafka.topicPrefix });

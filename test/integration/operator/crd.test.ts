@@ -63,7 +63,7 @@ describe.skipIf(!kubeEnv)('PCMCluster CRD on a real kube-apiserver', { timeout: 
     expect(spec.gateways).toMatchObject({ replicas: 3, drainSeconds: 120, protocols: ['websocket', 'mqtt'], ports: { http: 8080, mqtt: 1883 } });
     expect(spec.gateways.public).toEqual({ hostTemplate: 'gw-{ordinal}.pcm.example.com', tls: true, websocketPort: 443, mqttPort: 8883 });
     expect(spec.discovery).toEqual({ replicas: 2, pollSeconds: 300, port: 8080 });
-    expect(spec.limits).toEqual({ maxTtlSeconds: 2419200, maxPayloadBytes: 65536 });
+    expect(spec.limits).toEqual({ maxTtlSeconds: 2419200, maxPayloadBytes: 65536, maxPendingPerTerminal: 10000 });
 
     const scale = await kube.request<{ kind: string; spec: { replicas: number } }>('GET', `/apis/pcm.dev/v1alpha1/namespaces/${ns}/pcmclusters/ok/scale`);
     expect(scale.kind).toBe('Scale');
