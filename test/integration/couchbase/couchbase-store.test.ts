@@ -7,6 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CouchbaseConnection } from '../../../gateway/adapters/couchbase/couchbase-connection.js';
 import { keys } from '../../../gateway/adapters/couchbase/couchbase-keys.js';
 import { CouchbaseMessageStore } from '../../../gateway/adapters/couchbase/couchbase-store.js';
+import { isPcmError } from '../../../common/errors.js';
+import { QueueLimit } from '../../../gateway/core/queue-limit.js';
 import { couchbaseTestBed, mockTimeTravel } from './couchbase-env.js';
 
 const run = promisify(execFile);
@@ -97,6 +99,31 @@ describe.skipIf(!bed)('Couchbase MessageStore beyond the contract (CouchbaseMock
     const owner = new Map<number, string>([...seqsA.map((s) => [s, 'A'] as const), ...seqsB.map((s) => [s, 'B'] as const)]);
     for (const m of pend) expect((JSON.parse(m.payload) as { label: string }).label).toBe(owner.get(m.seq));
   }, 120_000);
+
+  it('the per-terminal queue limit (PCM_ERR_QUEUE_FULL) counts on Couchbase: refused at the limit, expired ones do not count, an ack makes room', async () => {
+    const limit = new QueueLimit({ maxPending: 3, countReuseMs: 1_000 }, store);
+    const send = async (t: string, now: number, ttlSeconds = 600) => {
+      const full = limit.check(t, now);
+      if (full) await full;
+      const r = await store.append({ terminalId: t, payload: '{}', ttlSeconds, messageId: randomUUID() }, now);
+      limit.appended(t, r.message.seq, r.epoch, r.collapsedSeq !== undefined);
+      return r.message.seq;
+    };
+    const isFull = (err: unknown) => isPcmError(err, 'PCM_ERR_QUEUE_FULL');
+    const t = tid('qlimit');
+    const now = Date.now();
+    for (let i = 0; i < 3; i++) await send(t, now);
+    await expect(send(t, now)).rejects.toSatisfy(isFull);
+    expect(await store.state(t)).toMatchObject({ lastSeq: 3 }); // the refused send took no seq
+    await store.ack(t, 1);
+    limit.acked(t, 1);
+    expect(await send(t, now)).toBe(4);
+    await expect(send(t, now)).rejects.toSatisfy(isFull);
+    // short-lived messages: the bound (seq - cursor) says full, the exact count says otherwise
+    const u = tid('qlimit-ttl');
+    for (let i = 0; i < 3; i++) await send(u, now, 1);
+    expect(await send(u, now + 5_000)).toBe(4);
+  });
 
   it('a terminal with 10,000 pending messages drains completely in order', async () => {
     const t = tid('drain');
