@@ -180,7 +180,14 @@ export class DeliveryEngine {
     this.drainReconnectAfterMs = opts.drainReconnectAfterMs ?? 2000;
     this.takeovers = new TakeoverDamper(opts.takeoverDamping);
     this.flaps = new FlapDetector(opts.flapping);
-    this.queueLimit = new QueueLimit({ maxPending: opts.maxPendingPerTerminal ?? 0 }, this.store);
+    this.queueLimit = new QueueLimit(
+      {
+        maxPending: opts.maxPendingPerTerminal ?? 0,
+        onFull: (terminalId, pending, limit) =>
+          this.log.warn({ terminalId, pending, limit }, 'queue full: sends to this terminal are refused (PCM_ERR_QUEUE_FULL) until it connects and acks'),
+      },
+      this.store,
+    );
     this.resumeIntervalMs = opts.resumeIntervalMs ?? 100;
     this.sessions = new LruRegistry<Session>(opts.maxSessions);
   }

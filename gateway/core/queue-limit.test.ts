@@ -123,8 +123,9 @@ describe.each(stores)('QueueLimit on the %s store', (_name, makeStore) => {
     expect(details.pending).toBe(6);
   });
 
-  it('a full terminal that keeps being sent to costs one count per countReuseMs, not one per send', async () => {
-    const limit = make({ countReuseMs: 10_000 });
+  it('a full terminal that keeps being sent to costs one count per countReuseMs, not one per send (and one onFull call)', async () => {
+    const onFull = vi.fn();
+    const limit = make({ countReuseMs: 10_000, onFull });
     const t = tid('hammer');
     const now = Date.now();
     for (let i = 0; i < 3; i++) await send(limit, store, t, now);
@@ -132,8 +133,11 @@ describe.each(stores)('QueueLimit on the %s store', (_name, makeStore) => {
     try {
       for (let i = 0; i < 20; i++) await refused(send(limit, store, t, now + i));
       expect(count).toHaveBeenCalledTimes(1);
+      expect(onFull).toHaveBeenCalledTimes(1);
+      expect(onFull).toHaveBeenCalledWith(t, 3, 3);
       await refused(send(limit, store, t, now + 10_001));
       expect(count).toHaveBeenCalledTimes(2);
+      expect(onFull).toHaveBeenCalledTimes(2);
     } finally {
       count.mockRestore();
     }

@@ -18,6 +18,11 @@ export interface QueueLimitOptions {
   countReuseMs?: number;
   /** Terminals whose view is kept (LRU). Default 100,000. */
   maxTerminals?: number;
+  /**
+   * Called when a fresh exact count finds a terminal full: at most once per terminal per
+   * `countReuseMs`, so a log line here cannot flood (the engine logs a warning).
+   */
+  onFull?: (terminalId: string, pending: number, limit: number) => void;
 }
 
 /** What this gateway last knew of one terminal's queue. */
@@ -56,6 +61,7 @@ export class QueueLimit {
   private readonly staleMs: number;
   private readonly countReuseMs: number;
   private readonly views: LRUCache<string, View>;
+  private readonly onFull: QueueLimitOptions['onFull'];
 
   constructor(
     opts: QueueLimitOptions,
@@ -66,6 +72,7 @@ export class QueueLimit {
     this.staleMs = opts.staleMs ?? 2_000;
     this.countReuseMs = opts.countReuseMs ?? 30_000;
     this.views = new LRUCache({ max: opts.maxTerminals ?? 100_000 });
+    this.onFull = opts.onFull;
   }
 
   get enabled(): boolean {
@@ -123,6 +130,7 @@ export class QueueLimit {
     } else {
       pending = await this.store.countPending(terminalId, now);
       v.count = { pending, lastSeq: v.lastSeq, acked: v.ackedSeq, at: now };
+      if (pending >= this.maxPending) this.onFull?.(terminalId, pending, this.maxPending);
     }
     if (pending >= this.maxPending) {
       throw new PcmError(
