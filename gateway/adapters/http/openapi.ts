@@ -123,7 +123,7 @@ const ERR = {
   400: 'Invalid request: body, terminal id, ttlSeconds or timeoutMs (PCM_ERR_BAD_REQUEST, PCM_ERR_INVALID_TERMINAL_ID, PCM_ERR_INVALID_TTL).',
   401: 'Missing or wrong API key (PCM_ERR_UNAUTHORIZED).',
   413: 'Payload larger than PCM_MAX_PAYLOAD_BYTES (PCM_ERR_PAYLOAD_TOO_LARGE).',
-  429: 'Rate limited (PCM_ERR_RATE_LIMITED); see Retry-After.',
+  429: 'Rate limited (PCM_ERR_RATE_LIMITED; see Retry-After), or, for sends and requests, the terminal already holds PCM_MAX_PENDING_PER_TERMINAL pending messages (PCM_ERR_QUEUE_FULL; nothing stored, no Retry-After).',
   503: 'Not stored: the store is unavailable or the gateway is closing (PCM_ERR_STORE_UNAVAILABLE, PCM_ERR_NOT_READY).',
   504: 'The terminal did not reply in time (PCM_ERR_REQUEST_TIMEOUT).',
 } as const;
