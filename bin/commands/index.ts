@@ -9,8 +9,9 @@ import { register as request } from './request.js';
 import { register as token } from './token.js';
 import { register as bench } from './bench.js';
 import { register as events } from './events.js';
+import { register as purge } from './purge.js';
 
 /** Every subcommand module exports `register(program)`; add new ones here. */
 export type RegisterCommand = (program: Command) => void;
 
-export const commands: RegisterCommand[] = [dev, gateway, discovery, terminal, send, request, token, operator, bench, events];
+export const commands: RegisterCommand[] = [dev, gateway, discovery, terminal, send, request, token, operator, bench, events, purge];

@@ -115,6 +115,17 @@ export interface PresenceView {
   lastAckedSeq: number;
 }
 
+export interface PurgeResult {
+  terminalId: string;
+  /** Pending (unexpired) messages acked on the terminal's behalf. */
+  purged: number;
+  /** The ack cursor afterwards. */
+  lastAckedSeq: number;
+}
+
+/** Messages read per page by purge(). */
+const PURGE_PAGE = 1000;
+
 /** How many ttl-0 send statuses are remembered for idempotent replays. */
 const TTL0_STATUS_MEMORY = 10_000;
 
@@ -307,6 +318,49 @@ export class DeliveryEngine {
     void this.route(appended.message, appended.epoch, false).catch((err) => this.log.warn({ err, terminalId }, 'routing a request failed'));
     const reply = await waiting;
     return { seq: appended.message.seq, reply, latencyMs: this.clock.now() - started };
+  }
+
+  /**
+   * Admin purge (`DELETE /v1/admin/terminals/{id}/messages`): acks, on the terminal's behalf,
+   * every message pending for it when the purge starts, so none of them is delivered (any
+   * already written to its connection may still be processed). Reads the queue in pages as a
+   * drain does and acks each page's last seq: a seq whose write is still in flight (a Couchbase
+   * gap within its grace) stops the page, so a message being accepted right now is never
+   * skipped. Messages accepted after the purge started are kept.
+   */
+  async purge(terminalId: string): Promise<PurgeResult> {
+    this.checkOpen();
+    const now = this.clock.now();
+    let purged = 0;
+    let lastAckedSeq: number;
+    try {
+      const start = await this.store.state(terminalId);
+      lastAckedSeq = start.lastAckedSeq;
+      for (let after = lastAckedSeq; ; ) {
+        const page = await this.store.pending(terminalId, { afterSeq: after, limit: PURGE_PAGE, now });
+        const mine = page.filter((m) => m.seq <= start.lastSeq);
+        if (mine.length === 0) break;
+        const last = mine[mine.length - 1]!.seq;
+        const r = await this.store.ack(terminalId, last);
+        purged += mine.length;
+        lastAckedSeq = Math.max(lastAckedSeq, r.lastAckedSeq);
+        after = last;
+        if (mine.length < page.length || page.length < PURGE_PAGE) break;
+      }
+    } catch (err) {
+      throw storeError(err, 'queue not purged');
+    }
+    this.queueLimit.acked(terminalId, lastAckedSeq);
+    const s = this.sessions.get(terminalId);
+    if (s && !s.closed && s.ready && lastAckedSeq > s.ackedSeq) {
+      s.ackedSeq = lastAckedSeq;
+      const n = s.settle(lastAckedSeq);
+      if (n > 0) this.metrics.acked(n);
+      if (lastAckedSeq > s.cursor) s.cursor = lastAckedSeq;
+      void this.pump(s);
+    }
+    this.emit({ type: 'acked', terminalId, seq: lastAckedSeq, reason: `purged ${purged} pending message(s) (admin)` });
+    return { terminalId, purged, lastAckedSeq };
   }
 
   /** Counts a PCM_ERR_QUEUE_FULL refusal and rethrows whatever the queue-limit check threw. */

@@ -115,4 +115,31 @@ describe.skipIf(!svc)('Mission Control in headless Chromium', () => {
     await page.screenshot({ path: shot, fullPage: true });
     expect(statSync(shot).size).toBeGreaterThan(5_000);
   }, 90_000);
+
+  it('purges an offline terminal\'s pending messages, only after the confirmation', async () => {
+    const offline = 'mc-offline-1';
+    for (let i = 0; i < 3; i++) expect((await t.send(offline, { payload: { i } })).status).toBe(202);
+    if (!(await page.isVisible('#console'))) {
+      await page.fill('#admin-key', ADMIN_KEY);
+      await page.click('#login-form button[type=submit]');
+      await page.waitForSelector('#console', { state: 'visible' });
+    }
+    await page.fill('#search', offline);
+    await page.click(`#results a:has-text("${offline}")`);
+    await page.waitForSelector('#p-pending:has-text("3")');
+    // dismissed: nothing happens
+    page.once('dialog', (d) => void d.dismiss());
+    await page.click('#purge');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await page.textContent('#purge-result')).toBe('');
+    expect((await t.get(`/v1/terminals/${offline}`)).body.pending).toBe(3);
+    // accepted: purged, and the page shows it
+    page.once('dialog', (d) => void d.accept());
+    await page.click('#purge');
+    await page.waitForSelector('#purge-result.ok');
+    expect(await page.textContent('#purge-result')).toBe('purged 3 message(s); ack cursor at 3');
+    await page.waitForSelector('#p-pending:has-text("0")');
+    await page.waitForSelector('#timeline tr[data-type=acked][data-seq="3"]');
+    expect((await t.get(`/v1/terminals/${offline}`)).body).toMatchObject({ pending: 0, lastAckedSeq: 3 });
+  }, 60_000);
 });

@@ -9,6 +9,10 @@ import { keys } from '../../../gateway/adapters/couchbase/couchbase-keys.js';
 import { CouchbaseMessageStore } from '../../../gateway/adapters/couchbase/couchbase-store.js';
 import { isPcmError } from '../../../common/errors.js';
 import { QueueLimit } from '../../../gateway/core/queue-limit.js';
+import { DeliveryEngine } from '../../../gateway/core/engine.js';
+import { MemorySessionDirectory } from '../../../gateway/adapters/memory/memory-directory.js';
+import { InProcessRelayHub } from '../../../gateway/adapters/inprocess/inprocess-relay.js';
+import { silentLogger } from '../../../common/logger.js';
 import { couchbaseTestBed, mockTimeTravel } from './couchbase-env.js';
 
 const run = promisify(execFile);
@@ -187,6 +191,34 @@ describe.skipIf(!bed)('Couchbase append race: counter increment, then document w
     release();
     await slow;
     expect((await store.pending(t, { limit: 10, now: Date.now() })).map((x) => x.messageId)).toEqual(['a', 'b', 'c']);
+  });
+
+  it('an admin purge stops before a seq whose write is in flight: the message being accepted is kept and delivered', async () => {
+    const t = tid('purge-race');
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let held = 0;
+    const store = new CouchbaseMessageStore(conn, {
+      beforeMessageWrite: async (_t, seq) => {
+        if (seq === 3) {
+          held++;
+          await gate;
+        }
+      },
+    });
+    const engine = new DeliveryEngine({ gatewayId: 'gw-purge', heartbeatSeconds: 30, maxSessions: 10 }, { store, directory: new MemorySessionDirectory(), relay: new InProcessRelayHub().bus({ logger: silentLogger }) });
+    await store.append(m(t, 'a'), Date.now());
+    await store.append(m(t, 'b'), Date.now());
+    const slow = store.append(m(t, 'c'), Date.now()); // seq 3: counter taken, write held (its 202 not sent yet)
+    while (held === 0) await new Promise((r) => setTimeout(r, 5));
+    await store.append(m(t, 'd'), Date.now()); // seq 4: written before 3
+    // the counter says 4, but purging past 3 would lose a message its sender is about to be told was accepted
+    expect(await engine.purge(t)).toEqual({ terminalId: t, purged: 2, lastAckedSeq: 2 });
+    release();
+    await slow;
+    expect((await store.pending(t, { limit: 10, now: Date.now() })).map((x) => x.messageId)).toEqual(['c', 'd']);
+    expect(await engine.purge(t)).toEqual({ terminalId: t, purged: 2, lastAckedSeq: 4 });
+    await engine.close();
   });
 
   it('an append that overruns its write budget gives up (503); its gap is skipped once gapGraceMs has passed', async () => {

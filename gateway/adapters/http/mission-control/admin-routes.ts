@@ -40,6 +40,8 @@ const SearchResponse = Type.Object({
 const AdminSendBody = Type.Object({ payload: Type.Unknown(), ttlSeconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 2_419_200 })) });
 const AdminRequestBody = Type.Object({ payload: Type.Unknown(), timeoutMs: Type.Optional(Type.Integer({ minimum: 1, maximum: 60_000 })) });
 
+const PurgeResponse = Type.Object({ terminalId: Type.String(), purged: Type.Integer(), lastAckedSeq: Type.Integer() });
+
 const security = [{ bearer: [] }];
 
 /**
@@ -96,6 +98,25 @@ export function registerAdminRoutes(app: FastifyInstance, opts: AdminRouteOption
     req.log.info({ terminalId, seq: result.seq, reqId: req.id }, 'mission control: message sent');
     return reply.status(202).send(result);
   });
+
+  app.delete(
+    '/v1/admin/terminals/:id/messages',
+    {
+      onRequest: auth,
+      schema: {
+        summary: 'Purge: ack every message pending for the terminal on its behalf, so none is delivered (admin)',
+        security,
+        params: TerminalParams,
+        response: { 200: PurgeResponse },
+      },
+    },
+    async (req) => {
+      const terminalId = assertTerminalId((req.params as { id: string }).id);
+      const result = await engine.purge(terminalId);
+      req.log.warn({ terminalId, purged: result.purged, lastAckedSeq: result.lastAckedSeq, reqId: req.id }, 'mission control: pending messages purged');
+      return result;
+    },
+  );
 
   app.post('/v1/admin/terminals/:id/requests', { onRequest: auth, schema: { summary: 'Ping: request/reply with the measured round trip (admin)', security, params: TerminalParams, body: AdminRequestBody, response: { 200: RequestResponse } } }, async (req) => {
     const terminalId = assertTerminalId((req.params as { id: string }).id);

@@ -68,7 +68,7 @@ function route() {
   const m = /^#\/t\/(.+)$/.exec(location.hash);
   current = m ? decodeURIComponent(m[1]) : undefined;
   $('terminal').hidden = !current;
-  if (current) { $('t-id').textContent = current; $('rtt').textContent = ''; $('send-result').textContent = ''; refreshTerminal().catch((e) => { $('rtt').textContent = e.message; }); }
+  if (current) { $('t-id').textContent = current; $('rtt').textContent = ''; $('send-result').textContent = ''; $('purge-result').textContent = ''; refreshTerminal().catch((e) => { $('rtt').textContent = e.message; }); }
 }
 
 async function refreshTerminal() {
@@ -114,5 +114,14 @@ $('send').addEventListener('click', async () => {
     $('send-result').textContent = 'accepted seq ' + r.seq + ' (' + r.status + ')'; $('send-result').dataset.seq = r.seq; $('send-result').className = 'ok';
     refreshTerminal().catch(() => {});
   } catch (e) { $('send-result').textContent = e.message; $('send-result').className = 'error'; }
+});
+$('purge').addEventListener('click', async () => {
+  const id = current;
+  if (!window.confirm('Purge every message pending for ' + id + '? They are acked on its behalf and never delivered. Messages sent after this are kept.')) return;
+  try {
+    const r = await api('DELETE', '/v1/admin/terminals/' + encodeURIComponent(id) + '/messages');
+    $('purge-result').textContent = 'purged ' + r.purged + ' message(s); ack cursor at ' + r.lastAckedSeq; $('purge-result').className = 'ok';
+    refreshTerminal().catch(() => {});
+  } catch (e) { $('purge-result').textContent = e.message; $('purge-result').className = 'error'; }
 });
 if (sessionStorage.getItem(KEY)) start().catch((e) => signOut(e.message)); else signOut();
