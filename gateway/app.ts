@@ -135,6 +135,7 @@ export async function buildGateway(opts: BuildGatewayOptions): Promise<Gateway> 
         resynced: () => metricsRef?.resynced(),
         flapRefused: (flagged) => metricsRef?.flapRefused(flagged),
         queueFull: () => metricsRef?.queueFull(),
+        purged: (n) => metricsRef?.purged(n),
       },
     },
   );

@@ -354,11 +354,11 @@ export class DeliveryEngine {
     const s = this.sessions.get(terminalId);
     if (s && !s.closed && s.ready && lastAckedSeq > s.ackedSeq) {
       s.ackedSeq = lastAckedSeq;
-      const n = s.settle(lastAckedSeq);
-      if (n > 0) this.metrics.acked(n);
+      s.settle(lastAckedSeq);
       if (lastAckedSeq > s.cursor) s.cursor = lastAckedSeq;
       void this.pump(s);
     }
+    if (purged > 0) this.metrics.purged?.(purged);
     this.emit({ type: 'acked', terminalId, seq: lastAckedSeq, reason: `purged ${purged} pending message(s) (admin)` });
     return { terminalId, purged, lastAckedSeq };
   }

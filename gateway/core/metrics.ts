@@ -27,6 +27,8 @@ export interface EngineMetrics {
   flapRefused?(flagged: boolean): void;
   /** A send or request refused because its terminal's queue is full (PCM_ERR_QUEUE_FULL). */
   queueFull?(): void;
+  /** Pending messages an admin purge acked on their terminal's behalf. */
+  purged?(count: number): void;
 }
 
 export const noopMetrics: EngineMetrics = {

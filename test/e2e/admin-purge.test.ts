@@ -111,6 +111,17 @@ describe('admin purge (sqlite store)', () => {
     expect(bad.stderr).toMatch(/PCM_ERR_UNAUTHORIZED/);
   }, 120_000); // three CLI launches on a shared 2-core machine
 
+  it('counts purged messages in pcm_messages_purged_total, not as terminal acks', async () => {
+    const before = await t.get('/metrics');
+    const value = (body: string, name: string) => Number(new RegExp(`^${name} (\\d+)`, 'm').exec(body)?.[1] ?? 0);
+    const id = 'purge-metrics';
+    for (let i = 0; i < 3; i++) expect((await t.send(id, { payload: i })).status).toBe(202);
+    await purge(id);
+    const after = await t.get('/metrics');
+    expect(value(after.body, 'pcm_messages_purged_total') - value(before.body, 'pcm_messages_purged_total')).toBe(3);
+    expect(value(after.body, 'pcm_messages_acked_total')).toBe(value(before.body, 'pcm_messages_acked_total'));
+  });
+
   it('records the purge in the terminal timeline', async () => {
     const id = 'purge-timeline';
     expect((await t.send(id, { payload: 1 })).status).toBe(202);

@@ -17,6 +17,7 @@ export class GatewayMetrics implements EngineMetrics {
   private readonly flapRefusedC: Counter;
   private readonly flappingC: Counter;
   private readonly queueFullC: Counter;
+  private readonly purgedC: Counter;
   private readonly rejectedC: Counter<'code'>;
   private readonly framesRejectedC: Counter<'code'>;
   private readonly sessionsOpenedC: Counter<'protocol'>;
@@ -45,6 +46,7 @@ export class GatewayMetrics implements EngineMetrics {
     this.refusedC = new Counter({ name: 'pcm_connections_refused_total', help: 'Terminal connections refused by admission control (PCM_MAX_CONNECTS_PER_SECOND), WebSocket and MQTT.', registers });
     this.flapRefusedC = new Counter({ name: 'pcm_connections_flapping_refused_total', help: 'Terminal connects refused by flapping detection (PCM_FLAP_MAX_CONNECTS per PCM_FLAP_WINDOW_SECONDS), WebSocket and MQTT; early returns during a penalty included.', registers });
     this.queueFullC = new Counter({ name: 'pcm_messages_refused_queue_full_total', help: 'Messages (single sends, fan-out copies, requests) refused with PCM_ERR_QUEUE_FULL because their terminal already held PCM_MAX_PENDING_PER_TERMINAL pending messages; nothing was stored for them.', registers });
+    this.purgedC = new Counter({ name: 'pcm_messages_purged_total', help: 'Pending messages an admin purge (DELETE /v1/admin/terminals/{id}/messages, pcm purge) acked on their terminal\'s behalf: accepted, never delivered.', registers });
     this.flappingC = new Counter({ name: 'pcm_terminals_flapping_total', help: 'Penalties started by flapping detection (a terminal caught connecting too often; once per penalty).', registers });
     if (opts.isDraining) {
       const isDraining = opts.isDraining;
@@ -78,6 +80,9 @@ export class GatewayMetrics implements EngineMetrics {
     this.refusedC.inc();
   }
 
+  purged(count: number): void {
+    this.purgedC.inc(count);
+  }
   queueFull(): void {
     this.queueFullC.inc();
   }
