@@ -4,7 +4,7 @@ import { systemClock, type Clock } from '../../common/clock.js';
 import { TakeoverDamper, type TakeoverDamperOptions } from './takeover-damper.js';
 import { FlapDetector, type FlapDetectorOptions } from './flap-detector.js';
 import type { ErrorFrame, Protocol, ServerFrame, TerminalFrame } from '../../protocol/frames.js';
-import type { MessageStore, StoredMessage } from '../ports/message-store.js';
+import type { AppendResult, MessageStore, StoredMessage } from '../ports/message-store.js';
 import type { Presence, SessionDirectory } from '../ports/session-directory.js';
 import type { RelayBus, RelayEvent } from '../ports/relay-bus.js';
 import type { TerminalConnection } from '../ports/terminal-connection.js';
@@ -251,8 +251,9 @@ export class DeliveryEngine {
     let appended;
     try {
       const full = this.queueLimit.check(req.terminalId, now);
-      if (full) await full.catch((err: unknown) => this.refusedFull(err));
-      appended = await this.store.append(
+      // a retry of a send stored before the queue filled still gets its first result (2.6)
+      if (full) appended = await full.then(() => undefined, (err: unknown) => this.replayOrRefuse(err, req, now));
+      appended ??= await this.store.append(
         { terminalId: req.terminalId, payload: req.payload, ttlSeconds: req.ttlSeconds, collapseKey: req.collapseKey, idempotencyKey: req.idempotencyKey, messageId },
         now,
       );
@@ -367,6 +368,19 @@ export class DeliveryEngine {
   private refusedFull(err: unknown): never {
     if (isPcmError(err, 'PCM_ERR_QUEUE_FULL')) this.metrics.queueFull?.();
     throw err;
+  }
+
+  /**
+   * A send refused by the queue limit that carries an idempotency key may be the retry of one
+   * stored before the queue filled: that one gets its first result (invariant 2.6), the rest
+   * the refusal.
+   */
+  private async replayOrRefuse(err: unknown, req: SendRequest, now: number): Promise<AppendResult> {
+    if (isPcmError(err, 'PCM_ERR_QUEUE_FULL') && req.idempotencyKey !== undefined) {
+      const first = await this.store.findIdempotent(req.terminalId, req.idempotencyKey, now);
+      if (first) return first;
+    }
+    return this.refusedFull(err);
   }
 
   async presence(terminalId: string): Promise<PresenceView> {

@@ -66,6 +66,8 @@ export function instrumentStore(store: MessageStore, registry: Registry): Messag
     ack: (t, seq) => timed('ack', () => store.ack(t, seq)),
     state: (t) => timed('state', () => store.state(t)),
     countPending: (t, now) => timed('countPending', () => store.countPending(t, now)),
+    // only after a PCM_ERR_QUEUE_FULL refusal of a send with an idempotency key: not timed
+    findIdempotent: (t, key, now) => store.findIdempotent(t, key, now),
     ping: () => timed('ping', () => store.ping()),
     close: () => store.close(),
   };

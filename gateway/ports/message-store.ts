@@ -92,6 +92,13 @@ export interface MessageStore {
   state(terminalId: string): Promise<QueueState>;
   /** Number of pending (unacked, unexpired) messages. */
   countPending(terminalId: string, now: number): Promise<number>;
+  /**
+   * The first result of an append with this idempotency key while its record lives, as append()
+   * would return it (`duplicate: true`), without appending anything; undefined when there is
+   * none, or while the first append is still in flight. Lets a send refused before the store
+   * (PCM_ERR_QUEUE_FULL) still answer a sender's retry with its first result (invariant 2.6).
+   */
+  findIdempotent(terminalId: string, idempotencyKey: string, now: number): Promise<AppendResult | undefined>;
   /** Liveness check used by /readyz. Throws when the store is unreachable. */
   ping(): Promise<void>;
   close(): Promise<void>;

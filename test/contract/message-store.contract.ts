@@ -211,6 +211,17 @@ export function messageStoreContract(name: string, factory: () => Promise<Messag
       expect(o.message.terminalId).toBe(other);
     });
 
+    it('findIdempotent returns the first result of a key without storing anything, and nothing for an unknown key', async () => {
+      const t = tid();
+      const first = await append(msg(t, { idempotencyKey: 'order-7' }));
+      const found = await store.findIdempotent(t, 'order-7', clock.now());
+      expect(found).toMatchObject({ duplicate: true, epoch: first.epoch, message: first.message });
+      expect(await store.findIdempotent(t, 'order-8', clock.now())).toBeUndefined();
+      expect(await store.findIdempotent(tid(), 'order-7', clock.now())).toBeUndefined(); // the key is per terminal
+      expect((await store.state(t)).lastSeq).toBe(1);
+      expect(await pendingSeqs(t)).toEqual([1]);
+    });
+
     it('an idempotent retry after the message was acked still returns the first result', async () => {
       const t = tid();
       const first = await append(msg(t, { idempotencyKey: 'k1', ttlSeconds: 0 }));

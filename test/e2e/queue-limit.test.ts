@@ -54,6 +54,21 @@ describe('per-terminal queue limit (sqlite store)', () => {
     }
   });
 
+  it('a retry of a send stored before the queue filled gets its first result (idempotency key); a new key is refused', async () => {
+    const id = 'ql-idem';
+    expect((await t.send(id, { payload: 1 })).status).toBe(202);
+    expect((await t.send(id, { payload: 2 })).status).toBe(202);
+    const first = await t.send(id, { payload: 3, idempotencyKey: 'order-3' });
+    expect(first.status).toBe(202);
+    const retry = await t.send(id, { payload: 3, idempotencyKey: 'order-3' });
+    expect(retry.status).toBe(202);
+    expect(retry.body).toEqual(first.body);
+    const other = await t.send(id, { payload: 4, idempotencyKey: 'order-4' });
+    expect(other.status).toBe(429);
+    expect(other.body.code).toBe('PCM_ERR_QUEUE_FULL');
+    expect((await t.get(`/v1/terminals/${id}`)).body.pending).toBe(3);
+  });
+
   it('fan-out: a full terminal fails its own copy (207, code per terminal); the others are stored', async () => {
     for (let i = 0; i < 3; i++) expect((await t.send('ql-fan-full', { payload: i })).status).toBe(202);
     const r = await t.post('/v1/messages', { terminalIds: ['ql-fan-ok', 'ql-fan-full'], payload: { fleet: true } });

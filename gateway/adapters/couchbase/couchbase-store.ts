@@ -291,6 +291,13 @@ export class CouchbaseMessageStore implements MessageStore {
     return { epoch: ctr.epoch, lastSeq: ctr.seq, lastAckedSeq: cursorIn(cursor, ctr.epoch) };
   }
 
+  async findIdempotent(terminalId: string, idempotencyKey: string): Promise<AppendResult | undefined> {
+    // the record expires with the server-side document expiry, so `now` is not needed here
+    const doc = await this.conn.op('read idempotency key', () => this.coll.get(keys.idempotency(terminalId, idempotencyKey))).catch(notFoundAsUndefined);
+    const d = doc?.content as IdempotencyDoc | undefined;
+    return d?.state === 'done' && d.result ? { ...d.result, duplicate: true } : undefined;
+  }
+
   async countPending(terminalId: string, now: number): Promise<number> {
     const [ctr, cursor] = await Promise.all([this.readSeqDoc(keys.counter(terminalId)), this.readSeqDoc(keys.cursor(terminalId))]);
     if (!ctr) return 0;

@@ -120,6 +120,12 @@ export class MemoryMessageStore implements MessageStore {
     return { epoch: q.epoch, lastSeq: q.counter, lastAckedSeq: q.cursor };
   }
 
+  async findIdempotent(terminalId: string, idempotencyKey: string, now: number): Promise<AppendResult | undefined> {
+    this.checkOpen();
+    const rec = this.idempotency.get(`${terminalId}\u0000${idempotencyKey}`);
+    return rec && rec.expiresAt > now ? { ...rec.result, message: { ...rec.result.message }, duplicate: true } : undefined;
+  }
+
   async countPending(terminalId: string, now: number): Promise<number> {
     this.checkOpen();
     const q = this.queue(terminalId, false);

@@ -256,6 +256,11 @@ export class SqliteStoreCore {
     return c ? toState(c) : undefined;
   }
 
+  findIdempotent(terminalId: string, idempotencyKey: string, now: number): AppendResult | undefined {
+    const prior = this.stmt.getIdem.get(terminalId, idempotencyKey, now);
+    return prior ? { ...(JSON.parse(prior.result) as AppendResult), duplicate: true } : undefined;
+  }
+
   countPending(terminalId: string, now: number): number {
     const cursor = this.stmt.getCounter.get(terminalId)?.acked_seq ?? 0;
     return this.stmt.countPending.get(terminalId, cursor, now)!.n;

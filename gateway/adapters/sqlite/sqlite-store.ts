@@ -219,6 +219,10 @@ export class SqliteMessageStore implements MessageStore {
     });
   }
 
+  async findIdempotent(terminalId: string, idempotencyKey: string, now: number): Promise<AppendResult | undefined> {
+    return this.read('findIdempotent', () => this.reader.findIdempotent(terminalId, idempotencyKey, now));
+  }
+
   async countPending(terminalId: string, now: number): Promise<number> {
     return this.read('countPending', () => this.reader.countPending(terminalId, now));
   }
