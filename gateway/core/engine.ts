@@ -364,6 +364,15 @@ export class DeliveryEngine {
     return { terminalId, purged, lastAckedSeq };
   }
 
+  /** The oldest pending (unacked, unexpired) messages of a terminal, for Mission Control. */
+  async peekPending(terminalId: string, limit: number): Promise<StoredMessage[]> {
+    try {
+      return await this.store.pending(terminalId, { limit, now: this.clock.now() });
+    } catch (err) {
+      throw storeError(err, 'queue not readable');
+    }
+  }
+
   /** Counts a PCM_ERR_QUEUE_FULL refusal and rethrows whatever the queue-limit check threw. */
   private refusedFull(err: unknown): never {
     if (isPcmError(err, 'PCM_ERR_QUEUE_FULL')) this.metrics.queueFull?.();

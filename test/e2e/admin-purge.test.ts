@@ -57,6 +57,28 @@ describe('admin purge (sqlite store)', () => {
     expect((await purge(id)).body).toEqual({ terminalId: id, purged: 0, lastAckedSeq: 5 });
   });
 
+  it('GET /v1/admin/terminals/{id}/messages lists the oldest pending messages, without payloads', async () => {
+    const id = 'peek-1';
+    const admin = (q = '', key: string | null = ADMIN_KEY) =>
+      fetch(`${t.base}/v1/admin/terminals/${id}/messages${q}`, { headers: key ? { authorization: `Bearer ${key}` } : {} }).then(async (r) => ({ status: r.status, body: (await r.json()) as any }));
+    const a = await t.send(id, { payload: { secret: 'card-4111' }, ttlSeconds: 600 });
+    await t.send(id, { payload: 'x'.repeat(100), collapseKey: 'cfg' });
+    await t.send(id, { payload: 3, ttlSeconds: 1 });
+    const r = await admin();
+    expect(r.status).toBe(200);
+    expect(r.body.terminalId).toBe(id);
+    expect(r.body.messages.map((m: any) => m.seq)).toEqual([1, 2, 3]);
+    expect(r.body.messages[0]).toEqual({ seq: 1, messageId: a.body.messageId, createdAt: expect.any(Number), expiresAt: expect.any(Number), payloadBytes: 22 });
+    expect(r.body.messages[0].expiresAt - r.body.messages[0].createdAt).toBe(600_000);
+    expect(r.body.messages[1]).toMatchObject({ seq: 2, collapseKey: 'cfg', payloadBytes: 102 });
+    expect(JSON.stringify(r.body)).not.toContain('card-4111');
+    expect((await admin('?limit=2')).body.messages).toHaveLength(2);
+    await sleep(1_100); // seq 3 expires: not pending any more
+    expect((await admin()).body.messages.map((m: any) => m.seq)).toEqual([1, 2]);
+    expect((await admin('', t.apiKey)).status).toBe(401);
+    expect((await admin('?limit=0')).status).toBe(400);
+  });
+
   it('a full queue (PCM_ERR_QUEUE_FULL) takes sends again right after a purge', async () => {
     const id = 'purge-full';
     for (let i = 0; i < 5; i++) expect((await t.send(id, { payload: i })).status).toBe(202);

@@ -127,6 +127,10 @@ describe.skipIf(!svc)('Mission Control in headless Chromium', () => {
     await page.fill('#search', offline);
     await page.click(`#results a:has-text("${offline}")`);
     await page.waitForSelector('#p-pending:has-text("3")');
+    // the pending list: three rows, oldest first, metadata only
+    await page.waitForSelector('#pending tbody tr[data-seq="3"]');
+    expect(await page.locator('#pending tbody tr').evaluateAll((rows) => rows.map((r) => (r as HTMLElement).dataset.seq))).toEqual(['1', '2', '3']);
+    expect(await page.textContent('#pending')).not.toContain('"i"');
     // dismissed: nothing happens
     page.once('dialog', (d) => void d.dismiss());
     await page.click('#purge');
@@ -139,6 +143,7 @@ describe.skipIf(!svc)('Mission Control in headless Chromium', () => {
     await page.waitForSelector('#purge-result.ok');
     expect(await page.textContent('#purge-result')).toBe('purged 3 message(s); ack cursor at 3');
     await page.waitForSelector('#p-pending:has-text("0")');
+    await page.waitForFunction(() => document.querySelectorAll('#pending tbody tr').length === 0);
     await page.waitForSelector('#timeline tr[data-type=acked][data-seq="3"]');
     expect((await t.get(`/v1/terminals/${offline}`)).body).toMatchObject({ pending: 0, lastAckedSeq: 3 });
   }, 60_000);

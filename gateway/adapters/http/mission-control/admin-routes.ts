@@ -41,6 +41,21 @@ const AdminSendBody = Type.Object({ payload: Type.Unknown(), ttlSeconds: Type.Op
 const AdminRequestBody = Type.Object({ payload: Type.Unknown(), timeoutMs: Type.Optional(Type.Integer({ minimum: 1, maximum: 60_000 })) });
 
 const PurgeResponse = Type.Object({ terminalId: Type.String(), purged: Type.Integer(), lastAckedSeq: Type.Integer() });
+const PendingQuery = Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, default: 50 })) });
+const PendingResponse = Type.Object({
+  terminalId: Type.String(),
+  messages: Type.Array(
+    Type.Object({
+      seq: Type.Integer(),
+      messageId: Type.String(),
+      createdAt: Type.Integer(),
+      expiresAt: Type.Integer(),
+      payloadBytes: Type.Integer(),
+      collapseKey: Type.Optional(Type.String()),
+      correlationId: Type.Optional(Type.String()),
+    }),
+  ),
+});
 
 const security = [{ bearer: [] }];
 
@@ -98,6 +113,29 @@ export function registerAdminRoutes(app: FastifyInstance, opts: AdminRouteOption
     req.log.info({ terminalId, seq: result.seq, reqId: req.id }, 'mission control: message sent');
     return reply.status(202).send(result);
   });
+
+  // Metadata only: payloads may carry cardholder or other sensitive data, and an operator console
+  // does not need them to see what is stuck (docs/mission-control.md).
+  app.get(
+    '/v1/admin/terminals/:id/messages',
+    { onRequest: auth, schema: { summary: 'The oldest pending messages of a terminal, without payloads (admin)', security, params: TerminalParams, querystring: PendingQuery, response: { 200: PendingResponse } } },
+    async (req) => {
+      const terminalId = assertTerminalId((req.params as { id: string }).id);
+      const messages = await engine.peekPending(terminalId, (req.query as { limit?: number }).limit ?? 50);
+      return {
+        terminalId,
+        messages: messages.map((m) => ({
+          seq: m.seq,
+          messageId: m.messageId,
+          createdAt: m.createdAt,
+          expiresAt: m.expiresAt,
+          payloadBytes: Buffer.byteLength(m.payload),
+          ...(m.collapseKey !== undefined ? { collapseKey: m.collapseKey } : {}),
+          ...(m.correlationId !== undefined ? { correlationId: m.correlationId } : {}),
+        })),
+      };
+    },
+  );
 
   app.delete(
     '/v1/admin/terminals/:id/messages',

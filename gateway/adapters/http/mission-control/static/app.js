@@ -73,11 +73,19 @@ function route() {
 
 async function refreshTerminal() {
   const id = current;
-  const [p, ev] = await Promise.all([api('GET', '/v1/admin/terminals/' + encodeURIComponent(id)), api('GET', '/v1/admin/terminals/' + encodeURIComponent(id) + '/events?limit=100')]);
+  const base = '/v1/admin/terminals/' + encodeURIComponent(id);
+  const [p, ev, pend] = await Promise.all([api('GET', base), api('GET', base + '/events?limit=100'), api('GET', base + '/messages?limit=20')]);
   if (id !== current) return;
   const dl = $('presence'); dl.textContent = '';
   for (const [k, v] of [['online', p.online ? 'yes' : 'no'], ['gateway', p.gatewayId || '-'], ['protocol', p.protocol || '-'], ['pending', p.pending], ['last acked seq', p.lastAckedSeq]]) {
     const dt = document.createElement('dt'); dt.textContent = k; const dd = document.createElement('dd'); dd.textContent = v; dd.id = 'p-' + k.replace(/ /g, '-'); dl.append(dt, dd);
+  }
+  const pb = $('pending').tBodies[0]; pb.textContent = '';
+  for (const m of pend.messages) {
+    const tr = document.createElement('tr'); tr.dataset.seq = m.seq;
+    const details = [m.collapseKey && 'collapse ' + m.collapseKey, m.correlationId && 'request ' + m.correlationId, 'msg ' + m.messageId].filter(Boolean).join(' · ');
+    for (const text of [m.seq, new Date(m.createdAt).toISOString().replace('T', ' ').slice(0, 19), new Date(m.expiresAt).toISOString().replace('T', ' ').slice(0, 19), m.payloadBytes, details]) { const td = document.createElement('td'); td.textContent = text; tr.append(td); }
+    pb.append(tr);
   }
   const tb = $('timeline').tBodies[0]; tb.textContent = '';
   for (const e of ev.events) {
