@@ -49,9 +49,10 @@ interface View {
  * the pending count (expired and collapsed messages still sit inside it). Only when that bound
  * reaches the limit are counter and cursor read again (if older than `staleMs`) and, if the
  * bound still says so, the exact count (`countPending`); that count is reused, plus what was
- * accepted since, while the cursor does not move, for `countReuseMs`. A terminal first seen by this
- * gateway is not checked until its first append here tells us its counter: a brand-new terminal
- * cannot be over the limit, and an old one gets its counter and cursor read at its next send.
+ * accepted since, while the cursor does not move, for `countReuseMs`. A terminal first seen by
+ * this gateway is not checked until its first append here tells us its counter: a brand-new
+ * terminal cannot be over the limit, and an old one gets counter and cursor read at its next
+ * send.
  *
  * It is a safety limit, not an exact quota: sends racing each other to the same terminal, or
  * accepted meanwhile by other gateways, can take it over by that many (documented).
