@@ -193,6 +193,18 @@ export function messageStoreContract(name: string, factory: () => Promise<Messag
       expect(await pendingSeqs(t)).toEqual([3]);
     });
 
+    it('a collapse over an older message that already expired reports no collapse (it was not pending), read or not', async () => {
+      for (const read of [false, true]) {
+        const t = tid();
+        await append(msg(t, { collapseKey: 'k', ttlSeconds: 5 }));
+        await travel(6_000);
+        if (read) expect(await pendingSeqs(t)).toEqual([]);
+        const b = await append(msg(t, { collapseKey: 'k' }));
+        expect(b.collapsedSeq).toBeUndefined();
+        expect(await pendingSeqs(t)).toEqual([2]);
+      }
+    });
+
     it('an idempotency key returns the first result and stores nothing', async () => {
       const t = tid();
       const first = await append(msg(t, { idempotencyKey: 'order-42' }));

@@ -48,7 +48,6 @@ async function run(store: MessageStore, prefix: string, ops: Op[], start: number
   let now = start;
   const out: unknown[] = [];
   const lastSeq = new Map<number, number>();
-  const expiry = new Map<string, number>();
   let n = 0;
   for (const o of ops) {
     const tid = `${prefix}-t${'t' in o ? o.t : 0}`;
@@ -58,12 +57,7 @@ async function run(store: MessageStore, prefix: string, ops: Op[], start: number
           await answer(async () => {
             const r = await store.append({ terminalId: tid, payload: JSON.stringify({ p: o.payload }), ttlSeconds: o.ttl, collapseKey: o.collapse, idempotencyKey: o.idem, messageId: `m-${n++}` }, now);
             lastSeq.set(o.t, Math.max(lastSeq.get(o.t) ?? 0, r.message.seq));
-            expiry.set(`${o.t}:${r.message.seq}`, r.message.expiresAt);
-            // Known divergence (docs/security.md): whether collapsing an already expired older
-            // message is reported depends on the adapter. Neither delivers it, so only the
-            // report differs; it is normalised here and pinned by the it.fails below.
-            const collapsedExpired = r.collapsedSeq !== undefined && (expiry.get(`${o.t}:${r.collapsedSeq}`) ?? Infinity) <= now;
-            return { message: msg(r.message), duplicate: r.duplicate, collapsedSeq: collapsedExpired ? undefined : r.collapsedSeq };
+            return { message: msg(r.message), duplicate: r.duplicate, collapsedSeq: r.collapsedSeq };
           }),
         );
         break;
@@ -118,12 +112,11 @@ describe('MessageStore model test: memory and SQLite agree on random operation s
     );
   }, 120_000);
 
-  // Found by the property above: after a pending() read at a time the older message has
-  // expired, memory forgets it (no collapse reported) while SQLite still reports collapsing it
-  // (it keeps expired rows until its sweep). Without the read both report it. The contract says
-  // only a still-pending message is collapsed. Expected to fail until the adapters agree;
-  // then remove `.fails`.
-  it.fails('known divergence: collapsing over an expired message after a read', async () => {
+  // Found by the property above (it was pinned as a known divergence until 2026-11-27): after a
+  // pending() read at a time the older message had expired, memory forgot it (no collapse
+  // reported) while SQLite still reported collapsing it. Now neither reports collapsing a
+  // message that was no longer pending (the contract test pins it for every adapter).
+  it('collapsing over an expired message is reported by neither adapter, read or not', async () => {
     const memory = new MemoryMessageStore();
     const raw = async (store: MessageStore, tid: string) => {
       const a = await store.append({ terminalId: tid, payload: '1', ttlSeconds: 1, collapseKey: 'c1', messageId: 'a' }, 1_800_000_000_000);
@@ -131,6 +124,7 @@ describe('MessageStore model test: memory and SQLite agree on random operation s
       const b = await store.append({ terminalId: tid, payload: '2', ttlSeconds: 3600, collapseKey: 'c1', messageId: 'b' }, 1_800_000_004_000);
       return [a.message.seq, b.message.seq, b.collapsedSeq];
     };
-    expect(await raw(sqlite, 'div-t0')).toEqual(await raw(memory, 'div-t0'));
+    expect(await raw(memory, 'div-t0')).toEqual([1, 2, undefined]);
+    expect(await raw(sqlite, 'div-t0')).toEqual([1, 2, undefined]);
   });
 });

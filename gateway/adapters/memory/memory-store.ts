@@ -67,8 +67,13 @@ export class MemoryMessageStore implements MessageStore {
     if (msg.collapseKey !== undefined) {
       const older = q.collapse.get(msg.collapseKey);
       q.collapse.set(msg.collapseKey, seq);
-      // Only an undelivered (unacked) older message is replaced (invariant 2.5).
-      if (older !== undefined && older > q.cursor && q.messages.delete(older)) collapsedSeq = older;
+      // Only an undelivered (unacked) older message is replaced (invariant 2.5); one already
+      // expired is removed too, but it was not pending any more, so no collapse is reported.
+      const old = older !== undefined && older > q.cursor ? q.messages.get(older) : undefined;
+      if (old) {
+        q.messages.delete(old.seq);
+        if (old.expiresAt > now) collapsedSeq = old.seq;
+      }
     }
     const result: AppendResult = { message, epoch: q.epoch, duplicate: false };
     if (collapsedSeq !== undefined) result.collapsedSeq = collapsedSeq;

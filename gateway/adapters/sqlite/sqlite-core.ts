@@ -193,7 +193,7 @@ export class SqliteStoreCore {
         `INSERT INTO collapse (terminal_id, collapse_key, seq) VALUES (?, ?, ?)
          ON CONFLICT (terminal_id, collapse_key) DO UPDATE SET seq = excluded.seq`,
       ),
-      deleteMessage: db.prepare('DELETE FROM messages WHERE terminal_id = ? AND seq = ?'),
+      deleteMessage: db.prepare<[string, number], { expires_at: number }>('DELETE FROM messages WHERE terminal_id = ? AND seq = ? RETURNING expires_at'),
       deleteAcked: db.prepare('DELETE FROM messages WHERE terminal_id = ? AND seq <= ?'),
       deleteAckedCollapse: db.prepare('DELETE FROM collapse WHERE terminal_id = ? AND seq <= ?'),
       getIdem: db.prepare<[string, string, number], { result: string }>(
@@ -295,9 +295,11 @@ export class SqliteStoreCore {
     if (msg.collapseKey !== undefined) {
       const older = s.getCollapse.get(msg.terminalId, msg.collapseKey)?.seq;
       s.setCollapse.run(msg.terminalId, msg.collapseKey, message.seq);
-      // Only an undelivered (unacked) older message is replaced (invariant 2.5).
-      if (older !== undefined && older > c.acked_seq && s.deleteMessage.run(msg.terminalId, older).changes > 0) {
-        collapsedSeq = older;
+      // Only an undelivered (unacked) older message is replaced (invariant 2.5); one already
+      // expired is removed too, but it was not pending any more, so no collapse is reported.
+      if (older !== undefined && older > c.acked_seq) {
+        const removed = s.deleteMessage.get(msg.terminalId, older);
+        if (removed && removed.expires_at > now) collapsedSeq = older;
       }
     }
     const result: AppendResult = { message, epoch: c.epoch, duplicate: false };
