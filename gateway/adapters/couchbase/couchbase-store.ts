@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { LookupInSpec, MutateInSpec, type DurabilityLevel, type GetResult } from 'couchbase';
+import { LRUCache } from 'lru-cache';
 import { sleep } from '../../../common/backoff.js';
 import { PcmError } from '../../../common/errors.js';
 import { silentLogger, type Logger } from '../../../common/logger.js';
@@ -110,6 +111,13 @@ const MAX_RELATIVE_EXPIRY_S = 30 * 86_400 - 1;
 export class CouchbaseMessageStore implements MessageStore {
   readonly kind = 'couchbase';
   private readonly batchSize: number;
+  /**
+   * Exact pending counts, reused while nothing that could change them happened: same epoch,
+   * counter and cursor (an append or an ack moves one), no counted message expired yet, and no
+   * seq in the range possibly still being written. Presence polls and the per-terminal queue
+   * limit would otherwise read every pending seq each time (docs/storage.md).
+   */
+  private readonly counts = new LRUCache<string, { epoch: string; counter: number; cursor: number; at: number; until: number; pending: number }>({ max: 10_000 });
   private readonly idemStaleMs: number;
   private readonly idemWaitMs: number;
   private closed = false;
@@ -301,19 +309,44 @@ export class CouchbaseMessageStore implements MessageStore {
   async countPending(terminalId: string, now: number): Promise<number> {
     const [ctr, cursor] = await Promise.all([this.readSeqDoc(keys.counter(terminalId)), this.readSeqDoc(keys.cursor(terminalId))]);
     if (!ctr) return 0;
+    const acked = cursorIn(cursor, ctr.epoch);
+    const hit = this.counts.get(terminalId);
+    if (hit && hit.epoch === ctr.epoch && hit.counter === ctr.seq && hit.cursor === acked && now >= hit.at && now < hit.until) return hit.pending;
     let n = 0;
-    // Exact, so O(pending): only the epoch and expiry fields are fetched (sub-document lookup).
-    for (let from = cursorIn(cursor, ctr.epoch) + 1; from <= ctr.seq; from += this.batchSize) {
+    let until = Number.POSITIVE_INFINITY; // the count holds until the first counted message expires
+    let lastMissing = 0; // highest seq with no document of this epoch (its append may still write it)
+    let newestStampAfter = Number.NEGATIVE_INFINITY; // newest stamp of a document after that seq
+    // Exact, so O(pending): only epoch, expiry and stamps are fetched (sub-document lookup).
+    for (let from = acked + 1; from <= ctr.seq; from += this.batchSize) {
       const to = Math.min(ctr.seq, from + this.batchSize - 1);
-      const live = await Promise.all(
+      const docs = await Promise.all(
         range(from, to).map(async (seq) => {
           const r = await this.conn
-            .op('count pending', () => this.coll.lookupIn(keys.message(terminalId, seq), [LookupInSpec.get('e'), LookupInSpec.get('x')]))
+            .op('count pending', () =>
+              this.coll.lookupIn(keys.message(terminalId, seq), [LookupInSpec.get('e'), LookupInSpec.get('x'), LookupInSpec.get('g'), LookupInSpec.get('c')]),
+            )
             .catch(notFoundAsUndefined);
-          return !!r && r.content[0]?.value === ctr.epoch && Number(r.content[1]?.value) > now;
+          if (!r || r.content[0]?.value !== ctr.epoch) return { seq, missing: true as const };
+          const stamp = Number(r.content[2]?.value ?? r.content[3]?.value);
+          return { seq, missing: false as const, expiresAt: Number(r.content[1]?.value), stamp };
         }),
       );
-      n += live.filter(Boolean).length;
+      for (const d of docs) {
+        if (d.missing) {
+          lastMissing = d.seq;
+          newestStampAfter = Number.NEGATIVE_INFINITY;
+          continue;
+        }
+        if (Number.isFinite(d.stamp)) newestStampAfter = Math.max(newestStampAfter, d.stamp);
+        if (d.expiresAt > now) {
+          n++;
+          until = Math.min(until, d.expiresAt);
+        }
+      }
+    }
+    // Reusable only if no missing seq may still be written: the same rule as pending()'s gaps.
+    if (lastMissing === 0 || now - newestStampAfter > this.gapGraceMs) {
+      this.counts.set(terminalId, { epoch: ctr.epoch, counter: ctr.seq, cursor: acked, at: now, until, pending: n });
     }
     return n;
   }

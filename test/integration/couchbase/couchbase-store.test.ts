@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { DocumentNotFoundError } from 'couchbase';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { CouchbaseConnection } from '../../../gateway/adapters/couchbase/couchbase-connection.js';
 import { keys } from '../../../gateway/adapters/couchbase/couchbase-keys.js';
 import { CouchbaseMessageStore } from '../../../gateway/adapters/couchbase/couchbase-store.js';
@@ -191,6 +191,58 @@ describe.skipIf(!bed)('Couchbase append race: counter increment, then document w
     release();
     await slow;
     expect((await store.pending(t, { limit: 10, now: Date.now() })).map((x) => x.messageId)).toEqual(['a', 'b', 'c']);
+  });
+
+  it('countPending reuses an exact count until an append, an ack or the first expiry, and never over a write in flight', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let held = 0;
+    const store = new CouchbaseMessageStore(conn, {
+      beforeMessageWrite: async (t, seq) => {
+        if (t.startsWith('count-held') && seq === 2) {
+          held++;
+          await gate;
+        }
+      },
+    });
+    const lookups = vi.spyOn(conn.collection, 'lookupIn');
+    try {
+      const t = tid('count-cache');
+      const t0 = Date.now();
+      await store.append({ ...m(t, 'a'), ttlSeconds: 60 }, t0);
+      await store.append({ ...m(t, 'b'), ttlSeconds: 3600 }, t0);
+      expect(await store.countPending(t, t0)).toBe(2);
+      const afterFirst = lookups.mock.calls.length;
+      expect(afterFirst).toBe(2);
+      expect(await store.countPending(t, t0 + 1_000)).toBe(2);
+      expect(lookups.mock.calls.length).toBe(afterFirst); // reused: nothing changed
+      await store.append(m(t, 'c'), t0);
+      expect(await store.countPending(t, t0 + 1_000)).toBe(3); // an append moved the counter
+      await store.ack(t, 1);
+      expect(await store.countPending(t, t0 + 1_000)).toBe(2); // an ack moved the cursor
+      const beforeExpiry = lookups.mock.calls.length;
+      expect(await store.countPending(t, t0 + 60_000)).toBe(2); // 'a' acked; 'b' and 'c' live for an hour
+      expect(lookups.mock.calls.length).toBe(beforeExpiry);
+
+      const u = tid('count-expiry');
+      await store.append({ ...m(u, 'short'), ttlSeconds: 5 }, t0);
+      await store.append({ ...m(u, 'long'), ttlSeconds: 3600 }, t0);
+      expect(await store.countPending(u, t0)).toBe(2);
+      expect(await store.countPending(u, t0 + 6_000)).toBe(1); // past the first expiry: counted again
+
+      const h = `count-held-${randomUUID().slice(0, 8)}`;
+      await store.append(m(h, 'x'), Date.now());
+      const slow = store.append(m(h, 'y'), Date.now()); // seq 2: counter taken, write held
+      while (held === 0) await new Promise((r) => setTimeout(r, 5));
+      await store.append(m(h, 'z'), Date.now());
+      expect(await store.countPending(h, Date.now())).toBe(2); // 2 not written yet
+      release();
+      await slow;
+      expect(await store.countPending(h, Date.now())).toBe(3); // not a stale reuse
+    } finally {
+      lookups.mockRestore();
+      release();
+    }
   });
 
   it('an admin purge stops before a seq whose write is in flight: the message being accepted is kept and delivered', async () => {
