@@ -104,6 +104,13 @@ export const CouchbaseSpecSchema = Type.Object({
   connectionString: Type.String({ pattern: '^couchbases?://.+' }),
   bucket: Type.String({ minLength: 1, maxLength: 100 }),
   credentialsSecret: Type.Optional(SecretName('Secret in the same namespace with keys `username` and `password`.')),
+  scope: Type.String({ default: '_default', minLength: 1, maxLength: 251, description: 'Scope inside the bucket (PCM_COUCHBASE_SCOPE).' }),
+  collection: Type.String({ default: '_default', minLength: 1, maxLength: 251, description: 'Collection inside the scope (PCM_COUCHBASE_COLLECTION).' }),
+  durability: Type.Union([Type.Literal('none'), Type.Literal('majority'), Type.Literal('majorityAndPersistActive'), Type.Literal('persistToMajority')], {
+    default: 'none',
+    description:
+      'Synchronous durability of message and counter writes (PCM_COUCHBASE_DURABILITY). On a cluster with replicas set `majority` (or a persist level) so that a 202 survives a node failure; `none` needs no replicas (docs/storage.md).',
+  }),
 });
 
 export const LimitsSpecSchema = Type.Object(

@@ -30,10 +30,27 @@ describe('pod env matches the process config schemas', () => {
     expect(set.filter((n) => !known(GatewayConfigSchema).includes(n))).toEqual([]);
   });
 
-  it('spec.limits reach the gateway env', () => {
-    const c = sampleCluster({ limits: { maxTtlSeconds: 600, maxPayloadBytes: 1024, maxPendingPerTerminal: 250 } });
-    const env = Object.fromEntries(((desiredGatewayStatefulSet(c, 1) as Any).spec.template.spec.containers[0].env as Any[]).map((e) => [e.name, e.value]));
-    expect(env).toMatchObject({ PCM_MAX_TTL_SECONDS: '600', PCM_MAX_PAYLOAD_BYTES: '1024', PCM_MAX_PENDING_PER_TERMINAL: '250' });
+  it('spec.limits and spec.couchbase reach the gateway env', () => {
+    const envOfCluster = (c: ReturnType<typeof sampleCluster>) =>
+      Object.fromEntries(((desiredGatewayStatefulSet(c, 1) as Any).spec.template.spec.containers[0].env as Any[]).map((e) => [e.name, e.value]));
+    const c = sampleCluster({
+      limits: { maxTtlSeconds: 600, maxPayloadBytes: 1024, maxPendingPerTerminal: 250 },
+      couchbase: { connectionString: 'couchbase://cb', bucket: 'pcm', scope: 'fleet', collection: 'queues', durability: 'majority' },
+    });
+    expect(envOfCluster(c)).toMatchObject({
+      PCM_MAX_TTL_SECONDS: '600',
+      PCM_MAX_PAYLOAD_BYTES: '1024',
+      PCM_MAX_PENDING_PER_TERMINAL: '250',
+      PCM_COUCHBASE_SCOPE: 'fleet',
+      PCM_COUCHBASE_COLLECTION: 'queues',
+      PCM_COUCHBASE_DURABILITY: 'majority',
+    });
+    // omitted: the CRD defaults, which are the gateway's own defaults
+    expect(envOfCluster(sampleCluster({ couchbase: { connectionString: 'couchbase://cb', bucket: 'pcm' } }))).toMatchObject({
+      PCM_COUCHBASE_SCOPE: '_default',
+      PCM_COUCHBASE_COLLECTION: '_default',
+      PCM_COUCHBASE_DURABILITY: 'none',
+    });
   });
 
   it('discovery Deployment env is a subset of discovery/config.ts', () => {

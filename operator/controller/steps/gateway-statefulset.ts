@@ -41,6 +41,9 @@ export function envFor(cluster: PCMCluster): Record<string, unknown>[] {
       { name: 'PCM_STORE', value: 'couchbase' },
       { name: 'PCM_COUCHBASE_CONNECTION_STRING', value: s.couchbase.connectionString },
       { name: 'PCM_COUCHBASE_BUCKET', value: s.couchbase.bucket },
+      { name: 'PCM_COUCHBASE_SCOPE', value: s.couchbase.scope },
+      { name: 'PCM_COUCHBASE_COLLECTION', value: s.couchbase.collection },
+      { name: 'PCM_COUCHBASE_DURABILITY', value: s.couchbase.durability },
     );
     if (s.couchbase.credentialsSecret) {
       env.push(secretEnv('PCM_COUCHBASE_USERNAME', s.couchbase.credentialsSecret, 'username'), secretEnv('PCM_COUCHBASE_PASSWORD', s.couchbase.credentialsSecret, 'password'));

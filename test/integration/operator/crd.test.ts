@@ -56,6 +56,15 @@ describe.skipIf(!kubeEnv)('PCMCluster CRD on a real kube-apiserver', { timeout: 
     expect((await rejected(clusterObject(ns, 'kafka', {}, { kafka: { brokers: ['no-port'] } }))).message).toMatch(/spec\.kafka\.brokers\[0\]/);
   });
 
+  it('rejects an unknown Couchbase durability and a negative queue limit, naming the field; fills the Couchbase defaults', async () => {
+    const cb = { connectionString: 'couchbase://cb', bucket: 'pcm' };
+    expect((await rejected(clusterObject(ns, 'dur', {}, { couchbase: { ...cb, durability: 'always' } }))).message).toMatch(/spec\.couchbase\.durability/);
+    expect((await rejected(clusterObject(ns, 'qlimit', {}, { limits: { maxPendingPerTerminal: -1 } }))).message).toMatch(/spec\.limits\.maxPendingPerTerminal/);
+    await kube.create(clusterObject(ns, 'cbdefaults', {}, { couchbase: cb }));
+    const stored = await kube.get(clusterRefOf(ns, 'cbdefaults'));
+    expect((stored!.spec as { couchbase: unknown }).couchbase).toEqual({ ...cb, scope: '_default', collection: '_default', durability: 'none' });
+  });
+
   it('fills defaults server-side and serves the scale subresource', async () => {
     await kube.create(clusterObject(ns, 'ok'));
     const stored = await kube.get(clusterRefOf(ns, 'ok'));
