@@ -27,6 +27,8 @@ const kafka = needService('kafka', ['PCM_TEST_KAFKA_BROKERS']);
 const couchbase = needService('couchbase', ['PCM_TEST_COUCHBASE_CONNSTR']);
 
 const FAST = { heartbeatMs: 2_000, backoff: { baseMs: 100, capMs: 1_000 }, connectTimeoutMs: 5_000 };
+/** PCM_MAX_PENDING_PER_TERMINAL of the three gateways: above what any other case leaves pending. */
+const QUEUE_LIMIT = 200;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function until(fn: () => boolean, timeoutMs: number, what: string): Promise<void> {
@@ -105,8 +107,9 @@ describe.skipIf(!kafka).each(stores)('three gateway processes, Kafka relay, %s s
       storeEnv:
         store === 'sqlite'
           ? // One data dir for the three processes: they share messages.db and presence.db.
-            { PCM_DATA_DIR: dir, PCM_SQLITE_SYNCHRONOUS: 'NORMAL' }
+            { PCM_DATA_DIR: dir, PCM_SQLITE_SYNCHRONOUS: 'NORMAL', PCM_MAX_PENDING_PER_TERMINAL: String(QUEUE_LIMIT) }
           : {
+              PCM_MAX_PENDING_PER_TERMINAL: String(QUEUE_LIMIT),
               PCM_COUCHBASE_CONNECTION_STRING: couchbase!.PCM_TEST_COUCHBASE_CONNSTR!,
               PCM_COUCHBASE_BUCKET: couchbase!.PCM_TEST_COUCHBASE_BUCKET ?? 'pcm',
               PCM_COUCHBASE_USERNAME: couchbase!.PCM_TEST_COUCHBASE_USERNAME ?? 'Administrator',
@@ -152,6 +155,33 @@ describe.skipIf(!kafka).each(stores)('three gateway processes, Kafka relay, %s s
     expect(after3.addressed - before3.addressed).toBe(40);
     expect(after3.broadcast - before3.broadcast).toBe(0);
   }, 90_000);
+
+  it('queue limit across gateways: full on gw1, one unchecked first send on gw2 then refused, acks on gw3 free it for gw1 within its 2 s view', async () => {
+    const terminalId = tid('qlim');
+    for (let n = 1; n <= QUEUE_LIMIT; n++) await send(gw1, terminalId, n);
+    const refused = await api(gw1.base, fleet.apiKey, 'POST', `/v1/terminals/${terminalId}/messages`, { payload: { n: -1 } });
+    expect(refused.status).toBe(429);
+    expect((refused.body as { code: string }).code).toBe('PCM_ERR_QUEUE_FULL');
+    // gw2 has never seen this terminal: its first send is not checked (docs/sender-api.md), its second is
+    await send(gw2, terminalId, QUEUE_LIMIT + 1);
+    const second = await api(gw2.base, fleet.apiKey, 'POST', `/v1/terminals/${terminalId}/messages`, { payload: { n: -2 } });
+    expect(second.status).toBe(429);
+    // the terminal comes to gw3 and acks everything; gw1 takes sends again once its view is re-read
+    const app = await App.start(fleet, terminalId, { url: gw3.wsUrl });
+    apps.push(app);
+    await until(() => app.handled.length >= QUEUE_LIMIT + 1, 60_000, `${QUEUE_LIMIT + 1} queued messages`);
+    const deadline = Date.now() + 10_000;
+    let again: { status: number; body: unknown };
+    do {
+      again = await api(gw1.base, fleet.apiKey, 'POST', `/v1/terminals/${terminalId}/messages`, { payload: { n: QUEUE_LIMIT + 2 } });
+      if (again.status === 429) await sleep(250);
+    } while (again.status === 429 && Date.now() < deadline);
+    expect(again.status, JSON.stringify(again.body)).toBe(202);
+    await until(() => app.handled.length >= QUEUE_LIMIT + 2, 30_000, 'the message accepted after the acks');
+    await sleep(500);
+    // exactly what was accepted, in order; nothing refused was stored
+    expect(app.ns()).toEqual(Array.from({ length: QUEUE_LIMIT + 2 }, (_, i) => i + 1));
+  }, 180_000);
 
   it('request/reply crosses gateways: POST /requests on gw1, terminal on gw3 answers', async () => {
     const before2 = await relayRecords('gw2');
