@@ -76,10 +76,6 @@ export class QueueLimit {
     this.onFull = opts.onFull;
   }
 
-  get enabled(): boolean {
-    return this.maxPending > 0;
-  }
-
   /**
    * Resolves when a send to `terminalId` may be stored; rejects with PCM_ERR_QUEUE_FULL when the
    * terminal already holds the limit. Returns undefined (no promise) on the common path.

@@ -5,13 +5,9 @@
  * connected terminal's session follows; a full queue (PCM_ERR_QUEUE_FULL) takes sends again.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SqliteMessageStore } from '../../gateway/adapters/sqlite/sqlite-store.js';
 import { sleep, startGateway, WsTerminal, type TestGateway } from './harness.js';
 
 const ADMIN_KEY = 'purge-admin-key-0123456789';
@@ -20,7 +16,6 @@ const pcm = fileURLToPath(new URL('../../bin/pcm.js', import.meta.url));
 
 describe('admin purge (sqlite store)', () => {
   let t: TestGateway;
-  let dir: string;
   const purge = (id: string, key: string | null = ADMIN_KEY) =>
     fetch(`${t.base}/v1/admin/terminals/${encodeURIComponent(id)}/messages`, { method: 'DELETE', headers: key ? { authorization: `Bearer ${key}` } : {} }).then(async (r) => ({
       status: r.status,
@@ -28,12 +23,10 @@ describe('admin purge (sqlite store)', () => {
     }));
 
   beforeAll(async () => {
-    dir = mkdtempSync(path.join(tmpdir(), 'pcm-purge-e2e-'));
-    t = await startGateway({ store: new SqliteMessageStore({ file: path.join(dir, 'messages.db') }), config: { adminKeys: [ADMIN_KEY], maxPendingPerTerminal: 5, deliveryWindow: 3 } });
+    t = await startGateway({ sqlite: true, config: { adminKeys: [ADMIN_KEY], maxPendingPerTerminal: 5, deliveryWindow: 3 } });
   });
   afterAll(async () => {
     await t?.close();
-    rmSync(dir, { recursive: true, force: true });
   });
 
   it('an offline terminal: its pending messages are never delivered, later ones are', async () => {

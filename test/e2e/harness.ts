@@ -6,12 +6,16 @@ import http from 'node:http';
 import WebSocket from 'ws';
 import mqtt, { type MqttClient } from 'mqtt';
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { silentLogger } from '../../common/logger.js';
 import { mintTerminalToken } from '../../protocol/token.js';
 import { buildGateway, type Gateway, type GatewayAppConfig } from '../../gateway/app.js';
 import { GatewayConfigSchema } from '../../gateway/config.js';
 import { loadConfig } from '../../common/config.js';
 import { MemoryMessageStore } from '../../gateway/adapters/memory/memory-store.js';
+import { SqliteMessageStore } from '../../gateway/adapters/sqlite/sqlite-store.js';
 import { MemorySessionDirectory } from '../../gateway/adapters/memory/memory-directory.js';
 import { InProcessRelayHub } from '../../gateway/adapters/inprocess/inprocess-relay.js';
 import type { MessageStore } from '../../gateway/ports/message-store.js';
@@ -36,6 +40,8 @@ export interface TestGateway {
 export interface StartOptions {
   config?: Partial<GatewayAppConfig>;
   store?: MessageStore;
+  /** Instead of `store`: the durable default, a SQLite file in a fresh temp dir removed on close. */
+  sqlite?: boolean;
   directory?: SessionDirectory;
   hub?: InProcessRelayHub;
   mqtt?: boolean;
@@ -46,7 +52,8 @@ export async function startGateway(opts: StartOptions = {}): Promise<TestGateway
   const apiKey = 'test-key-' + randomBytes(8).toString('hex');
   const base = loadConfig(GatewayConfigSchema, { env: { PCM_TERMINAL_JWT_SECRET: secret, PCM_API_KEYS: apiKey } });
   const config: GatewayAppConfig = { ...base, host: '127.0.0.1', httpPort: 0, mqttPort: 0, ...opts.config };
-  const store = opts.store ?? new MemoryMessageStore();
+  const sqliteDir = opts.sqlite ? mkdtempSync(path.join(tmpdir(), 'pcm-e2e-sqlite-')) : undefined;
+  const store = opts.store ?? (sqliteDir ? new SqliteMessageStore({ file: path.join(sqliteDir, 'messages.db') }) : new MemoryMessageStore());
   const hub = opts.hub ?? new InProcessRelayHub();
   const gw = await buildGateway({
     config,
@@ -84,7 +91,10 @@ export async function startGateway(opts: StartOptions = {}): Promise<TestGateway
     send: (id, body, key = config.apiKeys[0]) => req('POST', `/v1/terminals/${encodeURIComponent(id)}/messages`, body, key),
     post: (path, body, key = config.apiKeys[0]) => req('POST', path, body, key),
     get: (path, key = config.apiKeys[0]) => req('GET', path, undefined, key),
-    close: () => gw.close(),
+    close: async () => {
+      await gw.close();
+      if (sqliteDir) rmSync(sqliteDir, { recursive: true, force: true });
+    },
   };
 }
 

@@ -5,23 +5,16 @@
  * once it connects and acks, sends are accepted again and it receives everything accepted, in
  * order, and nothing refused.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SqliteMessageStore } from '../../gateway/adapters/sqlite/sqlite-store.js';
 import { startGateway, WsTerminal, type TestGateway } from './harness.js';
 
 describe('per-terminal queue limit (sqlite store)', () => {
   let t: TestGateway;
-  let dir: string;
   beforeAll(async () => {
-    dir = mkdtempSync(path.join(tmpdir(), 'pcm-queue-limit-e2e-'));
-    t = await startGateway({ store: new SqliteMessageStore({ file: path.join(dir, 'messages.db') }), config: { maxPendingPerTerminal: 3 } });
+    t = await startGateway({ sqlite: true, config: { maxPendingPerTerminal: 3 } });
   });
   afterAll(async () => {
     await t?.close();
-    rmSync(dir, { recursive: true, force: true });
   });
 
   it('refuses the send beyond the limit with 429 PCM_ERR_QUEUE_FULL and stores nothing; acks make room; the terminal gets exactly what was accepted', async () => {

@@ -166,23 +166,34 @@ describe.skipIf(!bed)('Couchbase append race: counter increment, then document w
     await conn?.close();
   });
   const m = (t: string, id: string) => ({ terminalId: t, payload: '{}', ttlSeconds: 3600, messageId: id });
-
-  it('pending() stops before a seq whose document is not written yet; it is delivered in order once written', async () => {
-    const t = tid('race');
+  /**
+   * A store whose append of `seq` to a terminal whose id starts with `prefix` takes its counter,
+   * then waits before writing the document until `release()`: an append in flight.
+   */
+  const heldWrite = (prefix: string, seq: number) => {
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
-    let held = 0;
+    let held = false;
     const store = new CouchbaseMessageStore(conn, {
-      beforeMessageWrite: async (_t, seq) => {
-        if (seq === 2) {
-          held++;
+      beforeMessageWrite: async (t, s) => {
+        if (t.startsWith(prefix) && s === seq) {
+          held = true;
           await gate;
         }
       },
     });
+    const whenHeld = async () => {
+      while (!held) await new Promise((r) => setTimeout(r, 5));
+    };
+    return { store, release, whenHeld };
+  };
+
+  it('pending() stops before a seq whose document is not written yet; it is delivered in order once written', async () => {
+    const t = tid('race');
+    const { store, release, whenHeld } = heldWrite(t, 2);
     await store.append(m(t, 'a'), Date.now());
     const slow = store.append(m(t, 'b'), Date.now()); // seq 2: counter taken, write held
-    while (held === 0) await new Promise((r) => setTimeout(r, 5));
+    await whenHeld();
     await store.append(m(t, 'c'), Date.now()); // seq 3: written before 2
     await conn.collection.get(keys.message(t, 3)); // 3 is really visible in the bucket
     // The bug: a reader returned [1, 3]; a cumulative ack of 3 then lost 2.
@@ -194,17 +205,8 @@ describe.skipIf(!bed)('Couchbase append race: counter increment, then document w
   });
 
   it('countPending reuses an exact count until an append, an ack or the first expiry, and never over a write in flight', async () => {
-    let release!: () => void;
-    const gate = new Promise<void>((r) => (release = r));
-    let held = 0;
-    const store = new CouchbaseMessageStore(conn, {
-      beforeMessageWrite: async (t, seq) => {
-        if (t.startsWith('count-held') && seq === 2) {
-          held++;
-          await gate;
-        }
-      },
-    });
+    const h = tid('count-held');
+    const { store, release, whenHeld } = heldWrite(h, 2);
     const lookups = vi.spyOn(conn.collection, 'lookupIn');
     try {
       const t = tid('count-cache');
@@ -230,10 +232,9 @@ describe.skipIf(!bed)('Couchbase append race: counter increment, then document w
       expect(await store.countPending(u, t0)).toBe(2);
       expect(await store.countPending(u, t0 + 6_000)).toBe(1); // past the first expiry: counted again
 
-      const h = `count-held-${randomUUID().slice(0, 8)}`;
       await store.append(m(h, 'x'), Date.now());
       const slow = store.append(m(h, 'y'), Date.now()); // seq 2: counter taken, write held
-      while (held === 0) await new Promise((r) => setTimeout(r, 5));
+      await whenHeld();
       await store.append(m(h, 'z'), Date.now());
       expect(await store.countPending(h, Date.now())).toBe(2); // 2 not written yet
       release();
@@ -247,22 +248,12 @@ describe.skipIf(!bed)('Couchbase append race: counter increment, then document w
 
   it('an admin purge stops before a seq whose write is in flight: the message being accepted is kept and delivered', async () => {
     const t = tid('purge-race');
-    let release!: () => void;
-    const gate = new Promise<void>((r) => (release = r));
-    let held = 0;
-    const store = new CouchbaseMessageStore(conn, {
-      beforeMessageWrite: async (_t, seq) => {
-        if (seq === 3) {
-          held++;
-          await gate;
-        }
-      },
-    });
+    const { store, release, whenHeld } = heldWrite(t, 3);
     const engine = new DeliveryEngine({ gatewayId: 'gw-purge', heartbeatSeconds: 30, maxSessions: 10 }, { store, directory: new MemorySessionDirectory(), relay: new InProcessRelayHub().bus({ logger: silentLogger }) });
     await store.append(m(t, 'a'), Date.now());
     await store.append(m(t, 'b'), Date.now());
     const slow = store.append(m(t, 'c'), Date.now()); // seq 3: counter taken, write held (its 202 not sent yet)
-    while (held === 0) await new Promise((r) => setTimeout(r, 5));
+    await whenHeld();
     await store.append(m(t, 'd'), Date.now()); // seq 4: written before 3
     // the counter says 4, but purging past 3 would lose a message its sender is about to be told was accepted
     expect(await engine.purge(t)).toEqual({ terminalId: t, purged: 2, lastAckedSeq: 2 });
