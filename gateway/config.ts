@@ -56,6 +56,11 @@ export const GatewayConfigSchema = Type.Object({
   flapPenaltySeconds: Type.Number({ minimum: 0.1, maximum: 86_400, default: 10, description: 'Flapping detection: the first penalty; it doubles each time the terminal is caught again, until a quiet window.' }),
   flapMaxPenaltySeconds: Type.Number({ minimum: 0.1, maximum: 86_400, default: 300, description: 'Flapping detection: the longest penalty (retry hint).' }),
   sqliteSynchronous: Type.Union([Type.Literal('FULL'), Type.Literal('NORMAL')], { default: 'FULL', description: 'SQLite durability: FULL survives power loss, NORMAL survives a process kill (faster).' }),
+  sqliteWriter: Type.Union([Type.Literal('auto'), Type.Literal('inline'), Type.Literal('thread')], {
+    default: 'auto',
+    description:
+      'Where SQLite group commits run: `inline` on the event loop (no thread hand-off; the fsync blocks the loop), `thread` in a writer thread (the fsync never blocks the loop), `auto` = inline when the data dir\'s fdatasync takes at most 0.25 ms at start, else thread (docs/storage.md).',
+  }),
   ...couchbaseConfigProperties,
   kafkaBrokers: Type.Array(Type.String(), { default: [], description: 'Kafka brokers `host:port`, comma-separated (required when PCM_RELAY=kafka).' }),
   kafkaTopicPrefix: Type.String({ default: 'pcm', description: 'Kafka topic prefix.' }),

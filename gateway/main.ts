@@ -40,7 +40,10 @@ export async function createPorts(config: Readonly<GatewayConfig>, logger: Logge
     case 'sqlite': {
       const { SqliteMessageStore } = await import('./adapters/sqlite/sqlite-store.js');
       const { SqliteSessionDirectory } = await import('./adapters/sqlite/sqlite-directory.js');
-      store = new SqliteMessageStore({ file: path.join(config.dataDir, 'messages.db'), synchronous: config.sqliteSynchronous, clock });
+      const { chooseSqliteWriter } = await import('./adapters/sqlite/sqlite-writer-choice.js');
+      const writer = chooseSqliteWriter(config.sqliteWriter, config.dataDir);
+      logger.info({ sqliteWriter: writer.writer, fsyncMs: writer.fsyncMs }, `SQLite writer: ${writer.writer} (${writer.reason})`);
+      store = new SqliteMessageStore({ file: path.join(config.dataDir, 'messages.db'), synchronous: config.sqliteSynchronous, clock, writerThread: writer.writer === 'thread' });
       directory = new SqliteSessionDirectory({ file: path.join(config.dataDir, 'presence.db'), synchronous: 'NORMAL' }, clock);
       break;
     }

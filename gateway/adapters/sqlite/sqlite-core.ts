@@ -132,7 +132,17 @@ export interface WriteResult {
   acks: AckOutcome[];
   appends: AppendResult[];
   creates: QueueState[];
+  /** The sweep deleted a full chunk of messages or idempotency records: more may be expired. */
+  sweptMore?: boolean;
 }
+
+/**
+ * Most expired messages (and, separately, idempotency records) one sweep step deletes. A
+ * sweep is a series of such steps, each inside an ordinary group commit, so a backlog of
+ * expired rows never becomes one long transaction: on the inline writer that would hold
+ * the event loop, on the thread it would hold every send behind it.
+ */
+export const SWEEP_CHUNK = 1000;
 
 /**
  * An append result as it crosses the thread boundary: a fresh append only needs its seq and
@@ -165,8 +175,10 @@ export class SqliteStoreCore {
   readonly db: Database.Database;
   private readonly stmt;
   private readonly writeTx;
+  private readonly sweepChunk: number;
 
-  constructor(opts: SqliteOptions) {
+  constructor(opts: SqliteOptions & { sweepChunk?: number }) {
+    this.sweepChunk = Math.max(1, opts.sweepChunk ?? SWEEP_CHUNK);
     this.db = openSqlite(opts);
     try {
       createSchema(this.db);
@@ -209,18 +221,22 @@ export class SqliteStoreCore {
       countPending: db.prepare<[string, number, number], { n: number }>(
         'SELECT count(*) AS n FROM messages WHERE terminal_id = ? AND seq > ? AND expires_at > ?',
       ),
-      sweepMessages: db.prepare('DELETE FROM messages WHERE expires_at <= ?'),
-      sweepIdem: db.prepare('DELETE FROM idempotency WHERE expires_at <= ?'),
+      // row values, not rowid: older files keep a WITHOUT ROWID messages table
+      sweepMessages: db.prepare('DELETE FROM messages WHERE (terminal_id, seq) IN (SELECT terminal_id, seq FROM messages WHERE expires_at <= ? LIMIT ?)'),
+      sweepIdem: db.prepare('DELETE FROM idempotency WHERE (terminal_id, idem_key) IN (SELECT terminal_id, idem_key FROM idempotency WHERE expires_at <= ? LIMIT ?)'),
     };
     const writeOne = (batch: WriteBatch): WriteResult => {
       const acks = this.ackBatchInTx(batch.acks);
       const appends = batch.appends.map((q) => this.appendInTx(q.msg, q.now));
       const creates = batch.creates.map((t) => toState(this.counter(t)));
+      const out: WriteResult = { acks, appends, creates };
       if (batch.sweepNow !== undefined) {
-        this.stmt.sweepMessages.run(batch.sweepNow);
-        this.stmt.sweepIdem.run(batch.sweepNow);
+        const chunk = this.sweepChunk;
+        const messages = this.stmt.sweepMessages.run(batch.sweepNow, chunk).changes;
+        const idempotency = this.stmt.sweepIdem.run(batch.sweepNow, chunk).changes;
+        if (messages >= chunk || idempotency >= chunk) out.sweptMore = true;
       }
-      return { acks, appends, creates };
+      return out;
     };
     // several groups in one transaction, each written exactly as it would be alone, in order
     this.writeTx = db.transaction((batches: readonly WriteBatch[]): WriteResult[] => batches.map(writeOne));

@@ -7,6 +7,8 @@ import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isPcmError } from '../../../common/errors.js';
+import { IDEMPOTENCY_MIN_SECONDS } from '../store-shared.js';
+import { SqliteStoreCore } from './sqlite-core.js';
 import { SqliteMessageStore } from './sqlite-store.js';
 
 const worker = fileURLToPath(new URL('./sqlite-append-worker.ts', import.meta.url));
@@ -288,4 +290,51 @@ describe('SqliteMessageStore beyond the contract', () => {
       await store.close();
     }
   });
+
+  it('a sweep step deletes at most one chunk per table and says whether more is left', () => {
+    const core = new SqliteStoreCore({ file, sweepChunk: 7 });
+    try {
+      const now = Date.now();
+      const appends = Array.from({ length: 16 }, (_, i) => ({ msg: { terminalId: `t${i % 3}`, payload: '{}', ttlSeconds: 1, messageId: `e${i}`, idempotencyKey: `k${i}` }, now }));
+      // idempotency records outlive their message (at least IDEMPOTENCY_MIN_SECONDS): sweep after that
+      const sweepNow = now + (IDEMPOTENCY_MIN_SECONDS + 1) * 1000;
+      appends.push({ msg: { terminalId: 't0', payload: '{}', ttlSeconds: IDEMPOTENCY_MIN_SECONDS + 100, messageId: 'live', idempotencyKey: 'kl' }, now });
+      core.write({ appends, acks: [], creates: [] });
+      const count = (table: string) => (core.db.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n;
+      const step = () => core.write({ appends: [], acks: [], creates: [], sweepNow }).sweptMore;
+      expect(step()).toBe(true);
+      expect([count('messages'), count('idempotency')]).toEqual([10, 10]);
+      expect(step()).toBe(true);
+      expect([count('messages'), count('idempotency')]).toEqual([3, 3]);
+      expect(step()).toBeUndefined(); // 2 of each deleted: less than a chunk, done
+      expect((core.db.prepare('SELECT message_id FROM messages').all() as Array<{ message_id: string }>).map((r) => r.message_id)).toEqual(['live']);
+      expect(count('idempotency')).toBe(1);
+    } finally {
+      core.close();
+    }
+  });
+
+  for (const writerThread of [true, false]) {
+    it(`store.sweep() takes as many steps as the backlog needs, between other writes (${writerThread ? 'writer thread' : 'inline writer'})`, async () => {
+      const store = new SqliteMessageStore({ file, sweepIntervalMs: 0, sweepChunk: 5, writerThread });
+      try {
+        const now = Date.now();
+        await Promise.all(Array.from({ length: 23 }, (_, i) => store.append({ terminalId: `t${i % 4}`, payload: '{}', ttlSeconds: 1, messageId: `e${i}` }, now)));
+        const live = store.append({ terminalId: 't0', payload: '{}', ttlSeconds: 600, messageId: 'live' }, now);
+        const swept = store.sweep(now + 5_000);
+        // a send made while the sweep is under way is not held until the sweep ends
+        const during = store.append({ terminalId: 't9', payload: '{}', ttlSeconds: 600, messageId: 'during' }, now + 5_000);
+        const order: string[] = [];
+        await Promise.all([swept.then(() => order.push('sweep')), during.then(() => order.push('append'))]);
+        expect(order).toEqual(['append', 'sweep']);
+        await live;
+        const db = new Database(file, { readonly: true });
+        const rows = db.prepare('SELECT message_id FROM messages ORDER BY message_id').all() as Array<{ message_id: string }>;
+        db.close();
+        expect(rows.map((r) => r.message_id)).toEqual(['during', 'live']);
+      } finally {
+        await store.close();
+      }
+    });
+  }
 });

@@ -20,13 +20,17 @@ export interface SqliteMessageStoreOptions extends SqliteOptions {
   maxBatch?: number;
   /** How often expired messages and idempotency records are deleted (ms); 0 disables. */
   sweepIntervalMs?: number;
+  /** Most rows one sweep step deletes per table (default SWEEP_CHUNK); a sweep takes as many steps as it needs. */
+  sweepChunk?: number;
   /** Time source of the periodic sweep (the gateway's clock). Default: the system clock. */
   clock?: Clock;
   /**
    * Run the write connection in a worker thread (default: yes, unless the file is ':memory:').
    * Then a commit's fsync (synchronous=FULL) never blocks the event loop: sends, pushes and
    * acks keep flowing while one group commit is on disk, and everything that arrives
-   * meanwhile goes into the next one. `false` writes on the calling thread (tests, tools).
+   * meanwhile goes into the next one. `false` writes on the calling thread: no thread
+   * hand-off and no structured clone per group, the better choice when the disk flushes
+   * fast. The gateway decides with PCM_SQLITE_WRITER (sqlite-writer-choice.ts).
    */
   writerThread?: boolean;
   /**
@@ -66,7 +70,7 @@ class ThreadWriter implements Writer {
   private nextId = 1;
   private readonly waiting = new Map<number, Waiter<WriteResult>>();
 
-  constructor(private readonly opts: SqliteOptions) {
+  constructor(private readonly opts: SqliteOptions & { sweepChunk?: number }) {
     this.spawn(); // now, not at the first send: starting the thread takes a few hundred ms
   }
 
@@ -94,8 +98,8 @@ class ThreadWriter implements Writer {
   }
 
   private spawn(): Worker {
-    const { file, synchronous, busyTimeoutMs } = this.opts;
-    const w = new Worker(new URL('./sqlite-writer-thread.mjs', import.meta.url), { workerData: { file, synchronous, busyTimeoutMs } });
+    const { file, synchronous, busyTimeoutMs, sweepChunk } = this.opts;
+    const w = new Worker(new URL('./sqlite-writer-thread.mjs', import.meta.url), { workerData: { file, synchronous, busyTimeoutMs, sweepChunk } });
     this.worker = w;
     w.unref();
     type Done = { id: number; ok?: WriteResult; err?: Parameters<typeof fromErrorData>[0] };
@@ -133,6 +137,8 @@ class ThreadWriter implements Writer {
  */
 export class SqliteMessageStore implements MessageStore {
   readonly kind = 'sqlite';
+  /** Where the group commits run: 'thread' (writer thread) or 'inline' (the caller's thread). */
+  readonly writerKind: 'inline' | 'thread';
   private readonly reader: SqliteStoreCore;
   private readonly writer: Writer;
   private readonly maxBatch: number;
@@ -152,6 +158,7 @@ export class SqliteMessageStore implements MessageStore {
     this.reader = new SqliteStoreCore(opts);
     const threaded = opts.writerThread ?? opts.file !== ':memory:';
     this.writer = threaded ? new ThreadWriter(opts) : new InlineWriter(this.reader);
+    this.writerKind = threaded ? 'thread' : 'inline';
     this.maxBatch = opts.maxBatch ?? 1024;
     this.maxInFlight = Math.max(1, opts.maxInFlight ?? 4);
     const sweepMs = opts.sweepIntervalMs ?? 60_000;
@@ -305,7 +312,11 @@ export class SqliteMessageStore implements MessageStore {
       else q.reject(fromErrorData(o.err));
     });
     creates.forEach((q, i) => q.resolve(result.creates[i]!));
-    for (const q of sweeps) q.resolve();
+    if (result.sweptMore && sweeps.length > 0) {
+      // a full chunk was deleted: the next step goes into a later group (the sweep resolves at the end)
+      this.sweeps.push(...sweeps);
+      this.schedule();
+    } else for (const q of sweeps) q.resolve();
   }
 
   private assertOpen(what: string): void {

@@ -20,7 +20,7 @@ const MAX_ITEMS_PER_TX = 8192;
 const port = parentPort!;
 let core: SqliteStoreCore;
 try {
-  core = new SqliteStoreCore(workerData as SqliteOptions);
+  core = new SqliteStoreCore(workerData as SqliteOptions & { sweepChunk?: number });
   port.postMessage({ ready: true });
 } catch (err) {
   port.postMessage({ fatal: errorData(err) });
