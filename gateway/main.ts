@@ -98,6 +98,8 @@ export interface RunningGateway {
   httpUrl: string;
   websocketUrl: string;
   mqttUrl: string;
+  /** Where the SQLite store's commits run (PCM_SQLITE_WRITER, resolved); unset for other stores. */
+  sqliteWriter?: 'inline' | 'thread';
   close(): Promise<void>;
 }
 
@@ -129,8 +131,10 @@ export async function startGateway(config: Readonly<GatewayConfig>, logger: Logg
     mqttUrl: tls && bound.mqttTlsPort !== undefined ? `mqtts://${host}:${bound.mqttTlsPort}` : `mqtt://${host}:${bound.mqttPort}`,
     close: () => gateway.close(),
   };
+  const writerKind = (ports.store as { writerKind?: 'inline' | 'thread' }).writerKind;
+  if (writerKind) running.sqliteWriter = writerKind;
   logger.info(
-    { gatewayId: config.gatewayId, http: running.httpUrl, mqtt: running.mqttUrl, store: config.store, relay: config.relay, maxSessions: config.maxSessions },
+    { gatewayId: config.gatewayId, http: running.httpUrl, mqtt: running.mqttUrl, store: config.store, sqliteWriter: running.sqliteWriter, relay: config.relay, maxSessions: config.maxSessions },
     'gateway listening',
   );
   return running;

@@ -28,6 +28,11 @@ export function tempDataDir(label: string): string {
   return mkdtempSync(path.join(tmpdir(), `pcm-bench-${label}-`));
 }
 
+/** `; SQLite writer: inline` for a gateway child that runs the SQLite store (PCM_SQLITE_WRITER resolved), else ''. */
+export function writerNote(ready: Record<string, unknown>): string {
+  return typeof ready.sqliteWriter === 'string' ? `; SQLite writer: ${ready.sqliteWriter}` : '';
+}
+
 /** Source addresses 127.0.0.2.. so each load child's ephemeral ports do not run out past 64k. */
 export function sourceAddresses(child: number, perChild = 2): string[] {
   return Array.from({ length: perChild }, (_, k) => `127.0.0.${2 + ((child * perChild + k) % 250)}`);

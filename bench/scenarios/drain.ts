@@ -12,7 +12,7 @@ import { randomUUID } from 'node:crypto';
 import { SqliteMessageStore } from '../../gateway/adapters/sqlite/sqlite-store.js';
 import { check } from '../lib/result.js';
 import { ratio } from '../lib/stats.js';
-import { connectLoaders, connectTerminals, spawnLoaders, tempDataDir, waitDelivered, type Scenario } from '../lib/scenario.js';
+import { connectLoaders, connectTerminals, spawnLoaders, tempDataDir, waitDelivered, writerNote, type Scenario } from '../lib/scenario.js';
 import { BENCH_PAYLOAD } from '../lib/secrets.js';
 
 export const drain: Scenario = {
@@ -46,7 +46,7 @@ export const drain: Scenario = {
       const got = await waitDelivered(load.loaders, total, t0, timeoutMs);
       const rate = got.received / (got.ms / 1000);
       ctx.log(`drain ${name}: ${got.received}/${total} in ${Math.round(got.ms)} ms = ${Math.round(rate)} msg/s`);
-      rows.push({ name, role: 'pcm' as const, metrics: { drainedPerSec: Math.round(rate), drained: got.received, terminals, elapsedMs: Math.round(got.ms) }, note });
+      rows.push({ name, role: 'pcm' as const, metrics: { drainedPerSec: Math.round(rate), drained: got.received, terminals, elapsedMs: Math.round(got.ms) }, note: `${note}${writerNote(gw.ready)}` });
       for (const l of load.loaders) await l.kill();
       await gw.kill();
       return rate;

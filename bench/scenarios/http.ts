@@ -6,7 +6,7 @@
 import type { ResultRow } from '../lib/result.js';
 import { check } from '../lib/result.js';
 import { ratio } from '../lib/stats.js';
-import { tempDataDir, type Scenario } from '../lib/scenario.js';
+import { tempDataDir, writerNote, type Scenario } from '../lib/scenario.js';
 
 export const http: Scenario = {
   name: 'http',
@@ -27,7 +27,7 @@ export const http: Scenario = {
       ctx.log(`http ${name}: ${Math.round(r.perSec)} sends/s ${JSON.stringify(r.statuses)}`);
       await l.kill();
       await s.kill();
-      rows.push({ name, role, metrics: { sendsPerSec: Math.round(r.perSec), ok: r.ok, p50Ms: r.latency.p50, p99Ms: r.latency.p99, p999Ms: r.latency.p999 }, note: `${note}; statuses ${JSON.stringify(r.statuses)}` });
+      rows.push({ name, role, metrics: { sendsPerSec: Math.round(r.perSec), ok: r.ok, p50Ms: r.latency.p50, p99Ms: r.latency.p99, p999Ms: r.latency.p999 }, note: `${note}${writerNote(s.ready)}; statuses ${JSON.stringify(r.statuses)}` });
       return r.perSec;
     };
     const bare = await measure('bare fastify POST', 'baseline', 'servers/bare-fastify.ts', {}, 'answers 202, stores nothing');

@@ -8,7 +8,7 @@
 import type { ResultRow } from '../lib/result.js';
 import { check } from '../lib/result.js';
 import { ratio, type LatencySummary } from '../lib/stats.js';
-import { tempDataDir, type Scenario } from '../lib/scenario.js';
+import { tempDataDir, writerNote, type Scenario } from '../lib/scenario.js';
 
 export const latency: Scenario = {
   name: 'latency',
@@ -39,8 +39,8 @@ export const latency: Scenario = {
     const rawMqtt = await probe('aedes alone QoS 1 round trip', 'baseline', { mode: 'raw-mqtt', url: aedes.ready.mqttUrl }, 'publish to own topic');
     await aedes.kill();
     const gw = await ctx.spawn('gateway', 'servers/gateway.ts', { store: 'sqlite', dataDir: tempDataDir('latency') });
-    const pws = await probe('pcm ws (sqlite FULL)', 'pcm', { mode: 'pcm-ws', url: gw.ready.websocketUrl, httpUrl: gw.ready.httpUrl, id: 'probe-ws' }, 'HTTP POST -> store -> frame');
-    const pmq = await probe('pcm mqtt (sqlite FULL)', 'pcm', { mode: 'pcm-mqtt', url: gw.ready.mqttUrl, httpUrl: gw.ready.httpUrl, id: 'probe-mqtt' }, 'HTTP POST -> store -> QoS 1 publish');
+    const pws = await probe('pcm ws (sqlite FULL)', 'pcm', { mode: 'pcm-ws', url: gw.ready.websocketUrl, httpUrl: gw.ready.httpUrl, id: 'probe-ws' }, `HTTP POST -> store -> frame${writerNote(gw.ready)}`);
+    const pmq = await probe('pcm mqtt (sqlite FULL)', 'pcm', { mode: 'pcm-mqtt', url: gw.ready.mqttUrl, httpUrl: gw.ready.httpUrl, id: 'probe-mqtt' }, `HTTP POST -> store -> QoS 1 publish${writerNote(gw.ready)}`);
     await gw.kill();
     const gwMem = await ctx.spawn('gateway-memory', 'servers/gateway.ts', { store: 'memory', dataDir: tempDataDir('latency-mem') });
     const pmem = await probe('pcm ws (memory store)', 'pcm', { mode: 'pcm-ws', url: gwMem.ready.websocketUrl, httpUrl: gwMem.ready.httpUrl, id: 'probe-ws' }, 'no fsync: engine + HTTP cost only');
@@ -68,7 +68,7 @@ export const latency: Scenario = {
         name,
         role,
         metrics: { samples: r.latency.count, p50Ms: r.latency.p50, p99Ms: r.latency.p99, p999Ms: r.latency.p999, maxMs: r.latency.max, timeouts: r.timeouts, backgroundPerSec: Math.round(b.perSec) },
-        note: `${note}; background statuses ${JSON.stringify(b.statuses)}${b.skipped ? `, ${b.skipped} not started (loader at its in-flight cap)` : ''}`,
+        note: `${note}${writerNote(s.ready)}; background statuses ${JSON.stringify(b.statuses)}${b.skipped ? `, ${b.skipped} not started (loader at its in-flight cap)` : ''}`,
       });
       return r.latency;
     };

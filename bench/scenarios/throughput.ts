@@ -8,7 +8,7 @@
 import type { ResultRow } from '../lib/result.js';
 import { check } from '../lib/result.js';
 import { ratio } from '../lib/stats.js';
-import { connectTerminals, tempDataDir, waitDelivered, type Scenario } from '../lib/scenario.js';
+import { connectTerminals, tempDataDir, waitDelivered, writerNote, type Scenario } from '../lib/scenario.js';
 import { BENCH_PAYLOAD } from '../lib/secrets.js';
 import type { Child } from '../lib/proc.js';
 
@@ -63,7 +63,7 @@ export const throughput: Scenario = {
       const got = await waitDelivered(load.loaders, s.ok, t0, timeoutMs);
       const rate = got.received / (got.ms / 1000);
       ctx.log(`throughput ${name}: ${Math.round(rate)} msg/s delivered (${got.received}/${s.ok}), sends ${Math.round(s.perSec)}/s`);
-      rows.push({ name, role: 'pcm' as const, metrics: { deliveredPerSec: Math.round(rate), delivered: got.received, terminals: load.connected, sendsPerSec: Math.round(s.perSec) }, note: `${note}; send statuses ${JSON.stringify(s.statuses)}` });
+      rows.push({ name, role: 'pcm' as const, metrics: { deliveredPerSec: Math.round(rate), delivered: got.received, terminals: load.connected, sendsPerSec: Math.round(s.perSec) }, note: `${note}${writerNote(gw.ready)}; send statuses ${JSON.stringify(s.statuses)}` });
       await sender.kill();
       for (const l of load.loaders) await l.kill();
       await gw.kill();

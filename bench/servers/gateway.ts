@@ -35,7 +35,7 @@ await serveChild(async (flags: Record<string, unknown>) => {
   });
   const running = await startGateway(config, createLogger('gateway', config.logLevel));
   return {
-    ready: { httpUrl: running.httpUrl, websocketUrl: running.websocketUrl, mqttUrl: running.mqttUrl, httpPort: running.httpPort, mqttPort: running.mqttPort, pid: process.pid },
+    ready: { httpUrl: running.httpUrl, websocketUrl: running.websocketUrl, mqttUrl: running.mqttUrl, httpPort: running.httpPort, mqttPort: running.mqttPort, pid: process.pid, sqliteWriter: running.sqliteWriter },
     // heap: a V8 heap snapshot into dir (bench/heap-top.ts summarizes it by constructor)
     handlers: {
       mem: () => memoryAfterGc(),
