@@ -114,8 +114,9 @@ export class CouchbaseMessageStore implements MessageStore {
   /**
    * Exact pending counts, reused while nothing that could change them happened: same epoch,
    * counter and cursor (an append or an ack moves one), no counted message expired yet, and no
-   * seq in the range possibly still being written. Presence polls and the per-terminal queue
-   * limit would otherwise read every pending seq each time (docs/storage.md).
+   * seq in the range possibly still being written. After appends only the new seqs are read
+   * and added (unless one carries a collapse key or is not written yet). Presence polls and the
+   * per-terminal queue limit would otherwise read every pending seq each time (docs/storage.md).
    */
   private readonly counts = new LRUCache<string, { epoch: string; counter: number; cursor: number; at: number; until: number; pending: number }>({ max: 10_000 });
   private readonly idemStaleMs: number;
@@ -311,24 +312,52 @@ export class CouchbaseMessageStore implements MessageStore {
     if (!ctr) return 0;
     const acked = cursorIn(cursor, ctr.epoch);
     const hit = this.counts.get(terminalId);
-    if (hit && hit.epoch === ctr.epoch && hit.counter === ctr.seq && hit.cursor === acked && now >= hit.at && now < hit.until) return hit.pending;
+    const fresh = hit && hit.epoch === ctr.epoch && hit.cursor === acked && now >= hit.at && now < hit.until;
+    if (fresh && hit.counter === ctr.seq) return hit.pending;
+    if (fresh && ctr.seq > hit.counter) {
+      // Only appends happened since: count just the new seqs, unless one of them may have
+      // changed what was counted (a collapse tombstones an older message) or is not written
+      // yet. Then, and for anything else, the exact count below.
+      const r = await this.countRange(terminalId, ctr.epoch, hit.counter + 1, ctr.seq, now);
+      if (r.lastMissing === 0 && !r.collapses) {
+        const pending = hit.pending + r.n;
+        this.counts.set(terminalId, { epoch: ctr.epoch, counter: ctr.seq, cursor: acked, at: now, until: Math.min(hit.until, r.until), pending });
+        return pending;
+      }
+    }
+    const r = await this.countRange(terminalId, ctr.epoch, acked + 1, ctr.seq, now);
+    // Reusable only if no missing seq may still be written: the same rule as pending()'s gaps.
+    if (r.lastMissing === 0 || now - r.newestStampAfter > this.gapGraceMs) {
+      this.counts.set(terminalId, { epoch: ctr.epoch, counter: ctr.seq, cursor: acked, at: now, until: r.until, pending: r.n });
+    }
+    return r.n;
+  }
+
+  /**
+   * Counts the unexpired messages of `epoch` among seqs from..to (sub-document lookups of
+   * epoch, expiry, stamps and collapse key only). `until`: when the first counted message
+   * expires; `lastMissing`: the highest seq with no document of this epoch (its append may
+   * still write it) and `newestStampAfter` the newest stamp after it; `collapses`: a message
+   * in the range carries a collapse key (its append may have tombstoned an older one).
+   */
+  private async countRange(terminalId: string, epoch: string, from: number, to: number, now: number) {
     let n = 0;
-    let until = Number.POSITIVE_INFINITY; // the count holds until the first counted message expires
-    let lastMissing = 0; // highest seq with no document of this epoch (its append may still write it)
-    let newestStampAfter = Number.NEGATIVE_INFINITY; // newest stamp of a document after that seq
-    // Exact, so O(pending): only epoch, expiry and stamps are fetched (sub-document lookup).
-    for (let from = acked + 1; from <= ctr.seq; from += this.batchSize) {
-      const to = Math.min(ctr.seq, from + this.batchSize - 1);
+    let until = Number.POSITIVE_INFINITY;
+    let lastMissing = 0;
+    let newestStampAfter = Number.NEGATIVE_INFINITY;
+    let collapses = false;
+    for (let lo = from; lo <= to; lo += this.batchSize) {
+      const hi = Math.min(to, lo + this.batchSize - 1);
       const docs = await Promise.all(
-        range(from, to).map(async (seq) => {
+        range(lo, hi).map(async (seq) => {
           const r = await this.conn
             .op('count pending', () =>
-              this.coll.lookupIn(keys.message(terminalId, seq), [LookupInSpec.get('e'), LookupInSpec.get('x'), LookupInSpec.get('g'), LookupInSpec.get('c')]),
+              this.coll.lookupIn(keys.message(terminalId, seq), [LookupInSpec.get('e'), LookupInSpec.get('x'), LookupInSpec.get('g'), LookupInSpec.get('c'), LookupInSpec.get('k')]),
             )
             .catch(notFoundAsUndefined);
-          if (!r || r.content[0]?.value !== ctr.epoch) return { seq, missing: true as const };
+          if (!r || r.content[0]?.value !== epoch) return { seq, missing: true as const };
           const stamp = Number(r.content[2]?.value ?? r.content[3]?.value);
-          return { seq, missing: false as const, expiresAt: Number(r.content[1]?.value), stamp };
+          return { seq, missing: false as const, expiresAt: Number(r.content[1]?.value), stamp, collapse: r.content[4]?.value !== undefined && r.content[4]?.value !== null };
         }),
       );
       for (const d of docs) {
@@ -337,6 +366,7 @@ export class CouchbaseMessageStore implements MessageStore {
           newestStampAfter = Number.NEGATIVE_INFINITY;
           continue;
         }
+        if (d.collapse) collapses = true;
         if (Number.isFinite(d.stamp)) newestStampAfter = Math.max(newestStampAfter, d.stamp);
         if (d.expiresAt > now) {
           n++;
@@ -344,11 +374,7 @@ export class CouchbaseMessageStore implements MessageStore {
         }
       }
     }
-    // Reusable only if no missing seq may still be written: the same rule as pending()'s gaps.
-    if (lastMissing === 0 || now - newestStampAfter > this.gapGraceMs) {
-      this.counts.set(terminalId, { epoch: ctr.epoch, counter: ctr.seq, cursor: acked, at: now, until, pending: n });
-    }
-    return n;
+    return { n, until, lastMissing, newestStampAfter, collapses };
   }
 
   async ping(): Promise<void> {

@@ -204,7 +204,7 @@ describe.skipIf(!bed)('Couchbase append race: counter increment, then document w
     expect((await store.pending(t, { limit: 10, now: Date.now() })).map((x) => x.messageId)).toEqual(['a', 'b', 'c']);
   });
 
-  it('countPending reuses an exact count until an append, an ack or the first expiry, and never over a write in flight', async () => {
+  it('countPending reuses an exact count until an append, an ack or the first expiry, adds only new seqs after appends (not over a collapse), and never over a write in flight', async () => {
     const h = tid('count-held');
     const { store, release, whenHeld } = heldWrite(h, 2);
     const lookups = vi.spyOn(conn.collection, 'lookupIn');
@@ -219,7 +219,9 @@ describe.skipIf(!bed)('Couchbase append race: counter increment, then document w
       expect(await store.countPending(t, t0 + 1_000)).toBe(2);
       expect(lookups.mock.calls.length).toBe(afterFirst); // reused: nothing changed
       await store.append(m(t, 'c'), t0);
+      const beforeAppendCount = lookups.mock.calls.length;
       expect(await store.countPending(t, t0 + 1_000)).toBe(3); // an append moved the counter
+      expect(lookups.mock.calls.length - beforeAppendCount).toBe(1); // only the new seq was read
       await store.ack(t, 1);
       expect(await store.countPending(t, t0 + 1_000)).toBe(2); // an ack moved the cursor
       const beforeExpiry = lookups.mock.calls.length;
@@ -231,6 +233,17 @@ describe.skipIf(!bed)('Couchbase append race: counter increment, then document w
       await store.append({ ...m(u, 'long'), ttlSeconds: 3600 }, t0);
       expect(await store.countPending(u, t0)).toBe(2);
       expect(await store.countPending(u, t0 + 6_000)).toBe(1); // past the first expiry: counted again
+
+      // a collapse tombstones the older message: the new seq alone would say 2, the exact count 1
+      const v = tid('count-collapse');
+      await store.append({ ...m(v, 'v1'), collapseKey: 'balance' }, t0);
+      await store.append(m(v, 'v2'), t0);
+      expect(await store.countPending(v, t0)).toBe(2);
+      await store.append({ ...m(v, 'v3'), collapseKey: 'balance' }, t0);
+      expect(await store.countPending(v, t0)).toBe(2); // v1 replaced by v3
+      expect((await store.pending(v, { limit: 10, now: t0 })).map((x) => x.messageId)).toEqual(['v2', 'v3']);
+      await store.append(m(v, 'v4'), t0);
+      expect(await store.countPending(v, t0)).toBe(3);
 
       await store.append(m(h, 'x'), Date.now());
       const slow = store.append(m(h, 'y'), Date.now()); // seq 2: counter taken, write held
