@@ -81,7 +81,7 @@ export function register(program: Command): void {
         `  gateway    ${gw.httpUrl}  (sender API, WebSocket ${gw.websocketUrl}, MQTT over WebSocket /mqtt)`,
         `  mqtt       ${gw.mqttUrl}`,
         `  discovery  ${discoveryUrl}/v1/discovery/<terminalId>`,
-        `  store      ${config.store}${config.store === 'sqlite' ? ` in ${config.dataDir}` : ''}, relay ${config.relay}`,
+        `  store      ${config.store}${config.store === 'sqlite' ? ` in ${config.dataDir}${gw.sqliteWriter ? ` (commits ${gw.sqliteWriter === 'inline' ? 'on the event loop' : 'in a writer thread'}: PCM_SQLITE_WRITER)` : ''}` : ''}, relay ${config.relay}`,
         '',
         generated ? `API key (${generated.created ? 'generated into' : 'from'} ${generated.file}):` : 'API key (from your configuration):',
         `  ${apiKey}`,

@@ -58,6 +58,6 @@ export function chooseSqliteWriter(mode: SqliteWriterMode, dir: string, probe: (
   const fsyncMs = probe(dir);
   const ms = Math.round(fsyncMs * 1000) / 1000;
   return fsyncMs <= INLINE_MAX_FSYNC_MS
-    ? { writer: 'inline', fsyncMs, reason: `fdatasync takes ${ms} ms here (<= ${INLINE_MAX_FSYNC_MS} ms): commits run on the event loop` }
-    : { writer: 'thread', fsyncMs, reason: `fdatasync takes ${ms} ms here (> ${INLINE_MAX_FSYNC_MS} ms): commits run in a writer thread so the flush never blocks the event loop` };
+    ? { writer: 'inline', fsyncMs, reason: `fdatasync takes ${ms} ms in the data dir, at most ${INLINE_MAX_FSYNC_MS} ms: commits run on the event loop` }
+    : { writer: 'thread', fsyncMs, reason: `fdatasync takes ${ms} ms in the data dir, over ${INLINE_MAX_FSYNC_MS} ms: commits run in a writer thread so the flush never blocks the event loop` };
 }
