@@ -32,6 +32,10 @@ describe('SQLite writer choice', () => {
     };
     expect(chooseSqliteWriter('inline', dir, never)).toEqual({ writer: 'inline', reason: 'PCM_SQLITE_WRITER=inline' });
     expect(chooseSqliteWriter('thread', dir, never).writer).toBe('thread');
+    // a probe that cannot run (unwritable dir) picks the safe side and says why
+    const failed = chooseSqliteWriter('auto', dir, never);
+    expect(failed.writer).toBe('thread');
+    expect(failed.reason).toContain('probe failed (probed)');
   });
 
   it('the probe measures a real flush in the data dir and leaves nothing behind', () => {

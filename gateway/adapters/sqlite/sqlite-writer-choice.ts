@@ -55,7 +55,13 @@ export interface SqliteWriterChoice {
 /** Resolves PCM_SQLITE_WRITER for the data directory `dir` (only `auto` touches the disk). */
 export function chooseSqliteWriter(mode: SqliteWriterMode, dir: string, probe: (dir: string) => number = probeFsyncMs): SqliteWriterChoice {
   if (mode !== 'auto') return { writer: mode, reason: `PCM_SQLITE_WRITER=${mode}` };
-  const fsyncMs = probe(dir);
+  let fsyncMs: number;
+  try {
+    fsyncMs = probe(dir);
+  } catch (err) {
+    // the store's own open reports an unusable data dir clearly; the thread is the safe side
+    return { writer: 'thread', reason: `the fdatasync probe failed (${(err as Error).message}): commits run in a writer thread` };
+  }
   const ms = Math.round(fsyncMs * 1000) / 1000;
   return fsyncMs <= INLINE_MAX_FSYNC_MS
     ? { writer: 'inline', fsyncMs, reason: `fdatasync takes ${ms} ms in the data dir, at most ${INLINE_MAX_FSYNC_MS} ms: commits run on the event loop` }
