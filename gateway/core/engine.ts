@@ -4,7 +4,7 @@ import { systemClock, type Clock } from '../../common/clock.js';
 import { TakeoverDamper, type TakeoverDamperOptions } from './takeover-damper.js';
 import { FlapDetector, type FlapDetectorOptions } from './flap-detector.js';
 import type { ErrorFrame, Protocol, ServerFrame, TerminalFrame } from '../../protocol/frames.js';
-import type { AppendResult, MessageStore, StoredMessage } from '../ports/message-store.js';
+import type { AppendResult, MessageStore, QueueState, StoredMessage } from '../ports/message-store.js';
 import type { Presence, SessionDirectory } from '../ports/session-directory.js';
 import type { RelayBus, RelayEvent } from '../ports/relay-bus.js';
 import type { TerminalConnection } from '../ports/terminal-connection.js';
@@ -352,13 +352,9 @@ export class DeliveryEngine {
       throw storeError(err, 'queue not purged');
     }
     this.queueLimit.acked(terminalId, lastAckedSeq);
+    // a session on another gateway learns it from its next resync check (resyncSession)
     const s = this.sessions.get(terminalId);
-    if (s && !s.closed && s.ready && lastAckedSeq > s.ackedSeq) {
-      s.ackedSeq = lastAckedSeq;
-      s.settle(lastAckedSeq);
-      if (lastAckedSeq > s.cursor) s.cursor = lastAckedSeq;
-      void this.pump(s);
-    }
+    if (s) this.ackedElsewhere(s, lastAckedSeq);
     if (purged > 0) this.metrics.purged?.(purged);
     this.emit({ type: 'acked', terminalId, seq: lastAckedSeq, reason: `purged ${purged} pending message(s) (admin)` });
     return { terminalId, purged, lastAckedSeq };
@@ -789,6 +785,19 @@ export class DeliveryEngine {
     }
   }
 
+  /**
+   * The store's ack cursor moved to `lastAckedSeq` without this session's own ack (admin
+   * purge): drop what it covers from the window and read on. Never moves anything backwards.
+   */
+  private ackedElsewhere(s: Session, lastAckedSeq: number): void {
+    if (s.closed || !s.ready || lastAckedSeq <= s.ackedSeq) return;
+    s.ackedSeq = lastAckedSeq;
+    s.settle(lastAckedSeq);
+    if (lastAckedSeq > s.cursor) s.cursor = lastAckedSeq;
+    this.queueLimit.acked(s.terminalId, lastAckedSeq);
+    void this.pump(s);
+  }
+
   private write(s: Session, m: StoredMessage): void {
     const { frame, encoded } = messageFrame(m, s.epoch);
     s.cursor = m.seq;
@@ -908,15 +917,26 @@ export class DeliveryEngine {
   }
 
   private async resyncSession(s: Session): Promise<void> {
-    // A pumping, stalled or not-yet-caught-up session reads the store anyway.
-    if (s.closed || !s.ready || s.pumping || s.paused || !s.caughtUp) return;
-    let lastSeq: number;
+    // A pumping or stalled session reads the store anyway; one that is not caught up only
+    // needs the check while it waits for acks (below).
+    if (s.closed || !s.ready || s.pumping || s.paused) return;
+    if (!s.caughtUp && s.inflight.length === 0) return;
+    let state: QueueState;
     try {
-      lastSeq = (await this.store.state(s.terminalId)).lastSeq;
+      state = await this.store.state(s.terminalId);
     } catch (err) {
       this.log.debug({ err, terminalId: s.terminalId }, 'resync check failed; next period retries');
       return;
     }
+    // The store's ack cursor passed what this session waits for: an admin purge through
+    // another gateway (or any ack this session did not see). Without this, a terminal stuck on
+    // a message it never acks would keep its full window until it reconnects.
+    if (state.epoch === s.epoch && state.lastAckedSeq > s.ackedSeq && s.inflight.length > 0) {
+      this.ackedElsewhere(s, state.lastAckedSeq);
+      return;
+    }
+    if (!s.caughtUp) return;
+    const lastSeq = state.lastSeq;
     // lastSeq also counts ttl-0, expired and collapsed seqs that pending() never returns, so the
     // counter may stay ahead of the cursor for good: `resyncSeen` keeps that from costing a
     // pending() read every period. But a store may also hold back messages above a gap it
