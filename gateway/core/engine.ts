@@ -917,10 +917,15 @@ export class DeliveryEngine {
   }
 
   private async resyncSession(s: Session): Promise<void> {
-    // A pumping or stalled session reads the store anyway; one that is not caught up only
-    // needs the check while it waits for acks (below).
+    // A pumping or stalled session reads the store anyway. One that is not caught up is
+    // checked only when its full window has not moved for a whole period: it may be stuck on
+    // a message the terminal never acks (below); a draining terminal acks and is left alone.
     if (s.closed || !s.ready || s.pumping || s.paused) return;
-    if (!s.caughtUp && s.inflight.length === 0) return;
+    if (!s.caughtUp) {
+      const stuck = s.inflight.length >= this.window && s.ackedSeq === s.resyncAckedSeq;
+      s.resyncAckedSeq = s.ackedSeq;
+      if (!stuck) return;
+    }
     let state: QueueState;
     try {
       state = await this.store.state(s.terminalId);

@@ -57,6 +57,8 @@ export class Session {
   resyncSeen = 0;
   /** When resyncSeen was recorded (clock ms); a counter still ahead is re-read after a while. */
   resyncSeenAt = 0;
+  /** ackedSeq at the previous resync check of a session that was not caught up (-1: none yet). */
+  resyncAckedSeq = -1;
 
   constructor(
     readonly conn: TerminalConnection,
