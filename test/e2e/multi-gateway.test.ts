@@ -70,6 +70,45 @@ describe('three gateways, one store (e2e)', () => {
 });
 
 /** The three gateways share one store and directory: only the test closes them. */
+/**
+ * A terminal stuck on a message it never acks (its window is full) is connected to B; an
+ * operator purges it through A's admin API. B's resync check sees the store's cursor move and
+ * releases the session, so the next message reaches the terminal without a reconnect.
+ */
+describe('admin purge through another gateway (e2e)', () => {
+  const ADMIN_KEY = 'mg-purge-admin-key-0123456789';
+  const hub = new InProcessRelayHub();
+  const store = new MemoryMessageStore();
+  const directory = new MemorySessionDirectory();
+  const shared = { store: nonClosing(store), directory: nonClosingDir(directory), hub, mqtt: false };
+  let a: TestGateway, b: TestGateway;
+
+  beforeAll(async () => {
+    const config = { adminKeys: [ADMIN_KEY], deliveryWindow: 2, resyncSeconds: 0.2 };
+    a = await startGateway({ ...shared, config: { ...config, gatewayId: 'gw-pa' } });
+    b = await startGateway({ ...shared, config: { ...config, gatewayId: 'gw-pb', terminalJwtSecret: a.secret, apiKeys: [a.apiKey] } });
+  });
+  afterAll(async () => {
+    await Promise.all([a.close(), b.close()]);
+  });
+
+  it('the stuck session on B gets newer messages within a resync period, without reconnecting', async () => {
+    const term = await WsTerminal.open(b, 'p-1'); // never acks
+    for (const n of [1, 2, 3]) expect((await a.send('p-1', { payload: { n } })).status).toBe(202);
+    await term.waitMessages(2);
+    await sleep(600); // several resync periods: the full window stays full
+    expect(term.messages().map((m) => m.seq)).toEqual([1, 2]);
+    const purged = await fetch(`${a.base}/v1/admin/terminals/p-1/messages`, { method: 'DELETE', headers: { authorization: `Bearer ${ADMIN_KEY}` } });
+    expect(purged.status).toBe(200);
+    expect(await purged.json()).toMatchObject({ purged: 3, lastAckedSeq: 3 });
+    expect((await a.send('p-1', { payload: { n: 4 } })).status).toBe(202);
+    await term.waitMessages(3, 3000);
+    expect(term.messages().map((m) => m.seq)).toEqual([1, 2, 4]); // 3 was purged, 4 came after
+    expect(term.closed).toBeUndefined();
+    await term.close();
+  });
+});
+
 function nonClosing(s: MemoryMessageStore): MemoryMessageStore {
   return new Proxy(s, { get: (t, p) => (p === 'close' ? async () => undefined : Reflect.get(t, p, t)) });
 }
