@@ -596,10 +596,13 @@ export class DeliveryEngine {
     }
     if (seq <= s.ackedSeq) return; // stale or repeated ack: harmless, changes nothing
     let r;
+    s.acking++;
     try {
       r = await this.store.ack(s.terminalId, seq);
     } catch (err) {
       throw isPcmError(err, 'PCM_ERR_INVALID_ACK') ? err : storeError(err, 'ack not stored');
+    } finally {
+      s.acking--;
     }
     if (r.lastAckedSeq > s.ackedSeq) s.ackedSeq = r.lastAckedSeq;
     this.queueLimit.acked(s.terminalId, r.lastAckedSeq);
@@ -935,8 +938,9 @@ export class DeliveryEngine {
     }
     // The store's ack cursor passed what this session waits for: an admin purge through
     // another gateway (or any ack this session did not see). Without this, a terminal stuck on
-    // a message it never acks would keep its full window until it reconnects.
-    if (state.epoch === s.epoch && state.lastAckedSeq > s.ackedSeq && s.inflight.length > 0) {
+    // a message it never acks would keep its full window until it reconnects. An ack of its
+    // own still being stored may be what moved the cursor: that one settles (and counts) itself.
+    if (state.epoch === s.epoch && state.lastAckedSeq > s.ackedSeq && s.inflight.length > 0 && s.acking === 0) {
       this.ackedElsewhere(s, state.lastAckedSeq);
       return;
     }

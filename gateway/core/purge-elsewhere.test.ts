@@ -46,4 +46,36 @@ describe('purge through another gateway', () => {
       }
     });
   }
+
+  it("a resync check that reads the store while the terminal's own ack is being stored leaves that ack to count itself", async () => {
+    const store = new MemoryMessageStore();
+    const ack = store.ack.bind(store);
+    let ackDone: Promise<unknown> = Promise.resolve();
+    store.ack = (t, seq) => {
+      const p = ack(t, seq).then(async (r) => {
+        await new Promise((res) => setTimeout(res, 120)); // stored, answer slow: several resync periods
+        return r;
+      });
+      ackDone = p;
+      return p;
+    };
+    let acked = 0;
+    const e = new DeliveryEngine(
+      { gatewayId: 'g', heartbeatSeconds: 30, maxSessions: 10, window: 2, resyncIntervalMs: 20 },
+      { store, directory: new MemorySessionDirectory(), relay: new InProcessRelayHub().bus(), metrics: { ...noopMetrics, acked: (n: number) => void (acked += n) } },
+    );
+    await e.start();
+    try {
+      const c = new Conn('t1');
+      await e.connect(c);
+      await e.submit({ terminalId: 't1', payload: '"a"', ttlSeconds: 600 });
+      await e.submit({ terminalId: 't1', payload: '"b"', ttlSeconds: 600 });
+      expect(await until(() => c.seqs().length === 2)).toBe(true);
+      await e.handleFrame(c, { type: 'ack', seq: 2 });
+      await ackDone;
+      expect(acked).toBe(2);
+    } finally {
+      await e.close();
+    }
+  });
 });

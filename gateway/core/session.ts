@@ -59,6 +59,8 @@ export class Session {
   resyncSeenAt = 0;
   /** ackedSeq at the previous resync check of a session that was not caught up (-1: none yet). */
   resyncAckedSeq = -1;
+  /** The terminal's own acks being stored right now (the resync check leaves their effect to them). */
+  acking = 0;
 
   constructor(
     readonly conn: TerminalConnection,
