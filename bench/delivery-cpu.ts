@@ -14,7 +14,7 @@
  * as a sampling allocation profile (collected objects included); summarize it with
  * `npx tsx bench/alloc-top.ts <file> <messages>`. Bounded: two sends of at most 120 s. Linux only.
  */
-import { threadTimes as threads } from './lib/thread-stats.js';
+import { threadName, threadTimes as threads } from './lib/thread-stats.js';
 import { killAll, type Child } from './lib/proc.js';
 import { connectTerminals, tempDataDir, toolContext, waitDelivered } from './lib/scenario.js';
 
@@ -78,7 +78,7 @@ try {
       cpu += c - c0;
       const busy = (runS - run0) / secs;
       if (busy >= 0.02) {
-        process.stdout.write(`  ${name} thread ${tid}: busy ${(busy * 100).toFixed(0)} %, waiting for a CPU ${(((waitS - wait0) / secs) * 100).toFixed(0)} %, ${(((runS - run0) * 1e6) / got.received).toFixed(1)} us per message\n`);
+        process.stdout.write(`  ${name} thread ${tid} (${threadName(procs[k]![1].proc.pid!, tid)}): busy ${(busy * 100).toFixed(0)} %, waiting for a CPU ${(((waitS - wait0) / secs) * 100).toFixed(0)} %, ${(((runS - run0) * 1e6) / got.received).toFixed(1)} us per message\n`);
       }
     }
     process.stdout.write(`  ${name}: ${((cpu / secs) * 100).toFixed(0)} % of a core, ${((cpu * 1e6) / got.received).toFixed(1)} us of CPU per message\n`);

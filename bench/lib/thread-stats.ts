@@ -18,3 +18,12 @@ export function threadTimes(pid: number): Map<string, [number, number, number]> 
   }
   return out;
 }
+
+/** A thread's name as the kernel knows it (`node`, `V8 Worker`, `libuv-worker`, a worker's name...). */
+export function threadName(pid: number, tid: string): string {
+  try {
+    return readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
+  } catch {
+    return '?';
+  }
+}

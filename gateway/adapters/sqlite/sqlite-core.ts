@@ -18,6 +18,16 @@ import { openSqlite, sqliteError, type SqliteOptions } from './sqlite-open.js';
  * table small: bench/sqlite-layout.bench.ts, docs/benchmarks.md).
  * Files created before this layout keep their WITHOUT ROWID table (keyed the same way):
  * every statement below works on both, so there is nothing to migrate.
+ *
+ * LAST_SEQ: a terminal's last seq is max(counters.last_seq, the highest seq in `messages`).
+ * An append of a stored message writes only its row (which carries the new seq), not the
+ * counter: the counters are as many scattered pages as there are terminals, and rewriting one
+ * per append cost about a third of every commit's page writes. Everything that deletes rows
+ * folds the last seq into the counter first (an ack as it moves the cursor, a sweep before
+ * its deletes); a ttl-0 append, which stores no row, writes the counter itself; a collapse
+ * deletes an older row only after the newer one is inserted. A clean close folds every
+ * counter, so the file reads the same to an earlier version of PCM that trusts
+ * counters.last_seq alone (docs/storage.md).
  */
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS counters (
@@ -188,12 +198,16 @@ export class SqliteStoreCore {
     }
     const db = this.db;
     this.stmt = {
-      getCounter: db.prepare<[string], CounterRow>('SELECT epoch, last_seq, acked_seq FROM counters WHERE terminal_id = ?'),
-      insertCounter: db.prepare('INSERT INTO counters (terminal_id, epoch, last_seq, acked_seq) VALUES (?, ?, 0, 0)'),
-      bumpCounter: db.prepare<[string], { last_seq: number; epoch: string; acked_seq: number }>(
-        'UPDATE counters SET last_seq = last_seq + 1 WHERE terminal_id = ? RETURNING last_seq, epoch, acked_seq',
+      // last_seq as stored may lag: appends of stored messages do not write it (see LAST_SEQ)
+      getCounter: db.prepare<[string, string], CounterRow>(
+        'SELECT epoch, max(last_seq, coalesce((SELECT max(seq) FROM messages WHERE terminal_id = ?), 0)) AS last_seq, acked_seq FROM counters WHERE terminal_id = ?',
       ),
-      setCursor: db.prepare('UPDATE counters SET acked_seq = ? WHERE terminal_id = ?'),
+      getCursor: db.prepare<[string], { acked_seq: number }>('SELECT acked_seq FROM counters WHERE terminal_id = ?'),
+      setLastSeq: db.prepare('UPDATE counters SET last_seq = ? WHERE terminal_id = ?'),
+      foldLastSeq: db.prepare<[string, string]>('UPDATE counters SET last_seq = max(last_seq, coalesce((SELECT max(seq) FROM messages WHERE terminal_id = ?), 0)) WHERE terminal_id = ?'),
+      foldAll: db.prepare('UPDATE counters SET last_seq = max(last_seq, coalesce((SELECT max(seq) FROM messages WHERE messages.terminal_id = counters.terminal_id), 0))'),
+      insertCounter: db.prepare('INSERT INTO counters (terminal_id, epoch, last_seq, acked_seq) VALUES (?, ?, 0, 0)'),
+      setCursor: db.prepare('UPDATE counters SET acked_seq = ?, last_seq = max(last_seq, ?) WHERE terminal_id = ?'),
       dropMessages: db.prepare('DELETE FROM messages WHERE terminal_id = ?'),
       dropCollapse: db.prepare('DELETE FROM collapse WHERE terminal_id = ?'),
       insertMessage: db.prepare(
@@ -222,7 +236,8 @@ export class SqliteStoreCore {
         'SELECT count(*) AS n FROM messages WHERE terminal_id = ? AND seq > ? AND expires_at > ?',
       ),
       // row values, not rowid: older files keep a WITHOUT ROWID messages table
-      sweepMessages: db.prepare('DELETE FROM messages WHERE (terminal_id, seq) IN (SELECT terminal_id, seq FROM messages WHERE expires_at <= ? LIMIT ?)'),
+      expiredMessages: db.prepare<[number, number], { terminal_id: string; seq: number }>('SELECT terminal_id, seq FROM messages WHERE expires_at <= ? LIMIT ?'),
+      dropMessage: db.prepare('DELETE FROM messages WHERE terminal_id = ? AND seq = ?'),
       sweepIdem: db.prepare('DELETE FROM idempotency WHERE (terminal_id, idem_key) IN (SELECT terminal_id, idem_key FROM idempotency WHERE expires_at <= ? LIMIT ?)'),
     };
     const writeOne = (batch: WriteBatch): WriteResult => {
@@ -232,7 +247,7 @@ export class SqliteStoreCore {
       const out: WriteResult = { acks, appends, creates };
       if (batch.sweepNow !== undefined) {
         const chunk = this.sweepChunk;
-        const messages = this.stmt.sweepMessages.run(batch.sweepNow, chunk).changes;
+        const messages = this.sweepMessages(batch.sweepNow, chunk);
         const idempotency = this.stmt.sweepIdem.run(batch.sweepNow, chunk).changes;
         if (messages >= chunk || idempotency >= chunk) out.sweptMore = true;
       }
@@ -262,13 +277,13 @@ export class SqliteStoreCore {
   }
 
   pending(terminalId: string, query: PendingQuery): StoredMessage[] {
-    const cursor = this.stmt.getCounter.get(terminalId)?.acked_seq ?? 0;
+    const cursor = this.stmt.getCursor.get(terminalId)?.acked_seq ?? 0;
     return this.stmt.pending.all(terminalId, cursor, query.afterSeq ?? 0, query.now, query.limit).map(fromRow);
   }
 
   /** The committed state, or undefined when the terminal has no counter yet (a write creates it). */
   readState(terminalId: string): QueueState | undefined {
-    const c = this.stmt.getCounter.get(terminalId);
+    const c = this.stmt.getCounter.get(terminalId, terminalId);
     return c ? toState(c) : undefined;
   }
 
@@ -278,7 +293,7 @@ export class SqliteStoreCore {
   }
 
   countPending(terminalId: string, now: number): number {
-    const cursor = this.stmt.getCounter.get(terminalId)?.acked_seq ?? 0;
+    const cursor = this.stmt.getCursor.get(terminalId)?.acked_seq ?? 0;
     return this.stmt.countPending.get(terminalId, cursor, now)!.n;
   }
 
@@ -290,22 +305,42 @@ export class SqliteStoreCore {
     this.db.close();
   }
 
+  /**
+   * Writes every terminal's last seq into its counter row (LAST_SEQ), so the file reads the
+   * same to a version of PCM that trusts counters.last_seq alone. Run by the writer at a
+   * clean close; one index seek per terminal.
+   */
+  foldAllLastSeqs(): void {
+    this.stmt.foldAll.run();
+  }
+
+  /**
+   * One sweep step: deletes at most `chunk` expired messages, after folding each affected
+   * terminal's last seq into its counter (the expired rows may be the ones that carry it).
+   */
+  private sweepMessages(now: number, chunk: number): number {
+    const rows = this.stmt.expiredMessages.all(now, chunk);
+    const terminals = new Set<string>();
+    for (const r of rows) terminals.add(r.terminal_id);
+    for (const t of terminals) this.stmt.foldLastSeq.run(t, t);
+    for (const r of rows) this.stmt.dropMessage.run(r.terminal_id, r.seq);
+    return rows.length;
+  }
+
   private appendInTx(msg: NewMessage, now: number): AppendResult {
     const s = this.stmt;
     if (msg.idempotencyKey !== undefined) {
       const prior = s.getIdem.get(msg.terminalId, msg.idempotencyKey, now);
       if (prior) return { ...(JSON.parse(prior.result) as AppendResult), duplicate: true };
     }
-    // One statement for the common case (the counter exists); a missing counter is created first.
-    let c = s.bumpCounter.get(msg.terminalId);
-    if (!c) {
-      this.counter(msg.terminalId);
-      c = s.bumpCounter.get(msg.terminalId)!;
-    }
-    const message = toStoredMessage(msg, c.last_seq, now);
-    // ttl 0 = deliver now or drop (invariant 2.4): it takes a seq but is never stored as pending.
+    const c = this.counter(msg.terminalId);
+    const message = toStoredMessage(msg, c.last_seq + 1, now);
+    // The stored row carries the new last seq (LAST_SEQ); ttl 0 = deliver now or drop
+    // (invariant 2.4): it takes a seq but is never stored as pending, so it moves the counter.
     if (msg.ttlSeconds > 0) {
       s.insertMessage.run(message.terminalId, message.seq, message.messageId, message.payload, message.createdAt, message.expiresAt, message.correlationId ?? null, message.collapseKey ?? null);
+    } else {
+      s.setLastSeq.run(message.seq, msg.terminalId);
     }
     let collapsedSeq: number | undefined;
     if (msg.collapseKey !== undefined) {
@@ -336,7 +371,7 @@ export class SqliteStoreCore {
     const outcomes = batch.map(({ terminalId, seq }): AckOutcome => {
       let c = cursors.get(terminalId);
       if (!c) {
-        const row = this.stmt.getCounter.get(terminalId);
+        const row = this.stmt.getCounter.get(terminalId, terminalId);
         c = { lastSeq: row?.last_seq ?? 0, exists: row !== undefined, stored: row?.acked_seq ?? 0, acked: row?.acked_seq ?? 0 };
         cursors.set(terminalId, c);
       }
@@ -347,7 +382,8 @@ export class SqliteStoreCore {
     });
     for (const [terminalId, c] of cursors) {
       if (c.acked <= c.stored) continue;
-      this.stmt.setCursor.run(c.acked, terminalId);
+      // fold the last seq in first: the delete may remove the rows that carry it (LAST_SEQ)
+      this.stmt.setCursor.run(c.acked, c.lastSeq, terminalId);
       this.stmt.deleteAcked.run(terminalId, c.acked);
       this.stmt.deleteAckedCollapse.run(terminalId, c.acked);
     }
@@ -360,7 +396,7 @@ export class SqliteStoreCore {
    * and would collide with the new seqs, so they are abandoned.
    */
   private counter(terminalId: string): CounterRow {
-    const row = this.stmt.getCounter.get(terminalId);
+    const row = this.stmt.getCounter.get(terminalId, terminalId);
     if (row) return row;
     this.stmt.dropMessages.run(terminalId);
     this.stmt.dropCollapse.run(terminalId);

@@ -291,6 +291,47 @@ describe('SqliteMessageStore beyond the contract', () => {
     }
   });
 
+  it('LAST_SEQ: an append writes only its row; sweeps, acks and a crash keep the last seq; a clean close folds it', async () => {
+    const counterRow = (db: Database.Database, t: string) => db.prepare('SELECT last_seq, acked_seq FROM counters WHERE terminal_id = ?').get(t);
+    const now = Date.now();
+    const core = new SqliteStoreCore({ file });
+    const appendTo = (terminalId: string, ttlSeconds: number, at = now) =>
+      core.write({ appends: [{ msg: { terminalId, payload: '{}', ttlSeconds, messageId: `m${Math.random()}` }, now: at }], acks: [], creates: [] }).appends[0]!.message.seq;
+    // three to 'sw' that expire, two to 'ak' that get acked, one to 'cr' left for the crash
+    expect([appendTo('sw', 1), appendTo('sw', 1), appendTo('sw', 1)]).toEqual([1, 2, 3]);
+    expect([appendTo('ak', 600), appendTo('ak', 600), appendTo('cr', 600)]).toEqual([1, 2, 1]);
+    expect(counterRow(core.db, 'sw')).toEqual({ last_seq: 0, acked_seq: 0 }); // the rows carry it
+    expect(core.readState('sw')?.lastSeq).toBe(3);
+    // a sweep that deletes every row of 'sw' folds its last seq in first
+    core.write({ appends: [], acks: [], creates: [], sweepNow: now + 5_000 });
+    expect((core.db.prepare("SELECT count(*) AS n FROM messages WHERE terminal_id = 'sw'").get() as { n: number }).n).toBe(0);
+    expect(counterRow(core.db, 'sw')).toEqual({ last_seq: 3, acked_seq: 0 });
+    expect(appendTo('sw', 600, now + 5_000)).toBe(4);
+    // an ack that deletes every row of 'ak' does the same
+    core.write({ appends: [], acks: [{ terminalId: 'ak', seq: 2 }], creates: [] });
+    expect(counterRow(core.db, 'ak')).toEqual({ last_seq: 2, acked_seq: 2 });
+    expect(appendTo('ak', 600)).toBe(3);
+    // "crash": the core is dropped without the store's close; a new store reads the seqs from the rows
+    core.db.close();
+    const store = new SqliteMessageStore({ file, sweepIntervalMs: 0 });
+    const raw = new Database(file, { readonly: true });
+    try {
+      expect(counterRow(raw, 'cr')).toEqual({ last_seq: 0, acked_seq: 0 });
+      expect((await store.state('cr')).lastSeq).toBe(1);
+      expect((await store.append({ terminalId: 'cr', payload: '{}', ttlSeconds: 600, messageId: 'after' }, Date.now())).message.seq).toBe(2);
+      await store.close();
+      // a clean close leaves every counter exact, as earlier versions of PCM read them
+      expect([counterRow(raw, 'cr'), counterRow(raw, 'sw'), counterRow(raw, 'ak')]).toEqual([
+        { last_seq: 2, acked_seq: 0 },
+        { last_seq: 4, acked_seq: 0 },
+        { last_seq: 3, acked_seq: 2 },
+      ]);
+    } finally {
+      raw.close();
+      await store.close();
+    }
+  });
+
   it('a sweep step deletes at most one chunk per table and says whether more is left', () => {
     const core = new SqliteStoreCore({ file, sweepChunk: 7 });
     try {

@@ -257,6 +257,12 @@ export class SqliteMessageStore implements MessageStore {
       await Promise.race(this.inFlight);
     }
     await this.writer.close();
+    try {
+      // LAST_SEQ (sqlite-core.ts): leave every counter exact, for earlier versions of PCM
+      this.reader.foldAllLastSeqs();
+    } catch {
+      /* another process holds the write lock: its own close, or this one's next, folds */
+    }
     this.reader.close();
   }
 
