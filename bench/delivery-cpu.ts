@@ -5,6 +5,7 @@
  *
  *   npx tsx bench/delivery-cpu.ts [fanout|send] [--store sqlite|memory] [--messages 30000]
  *                                 [--warmup 10000] [--alloc <file.heapprofile>]
+ *                                 [--writer auto|inline|thread]
  *
  * Starts a gateway (as `pcm bench throughput`), 1,000 WebSocket terminals in two loader
  * processes (they ack every message) and the HTTP sender; delivers --warmup messages unmeasured,
@@ -18,7 +19,7 @@ import { threadName, threadTimes as threads } from './lib/thread-stats.js';
 import { killAll, type Child } from './lib/proc.js';
 import { connectTerminals, tempDataDir, toolContext, waitDelivered } from './lib/scenario.js';
 
-const HELP = 'usage: npx tsx bench/delivery-cpu.ts [fanout|send] [--store sqlite|memory] [--messages 30000] [--warmup 10000] [--alloc <file>]';
+const HELP = 'usage: npx tsx bench/delivery-cpu.ts [fanout|send] [--store sqlite|memory] [--messages 30000] [--warmup 10000] [--alloc <file>] [--writer auto|inline|thread]';
 const argv = process.argv.slice(2);
 if (argv.includes('--help') || argv.includes('-h')) {
   process.stdout.write(`${HELP}\n`);
@@ -52,7 +53,7 @@ const run = (n: number) =>
     : { kind: 'send', prefix: 'tp-', terminals: TERMINALS, count: n, durationMs: TIMEOUT_MS, inflight: 64 };
 
 try {
-  const gw = await ctx.spawn('gateway', 'servers/gateway.ts', { store, dataDir: tempDataDir('delivery-cpu') });
+  const gw = await ctx.spawn('gateway', 'servers/gateway.ts', { store, dataDir: tempDataDir('delivery-cpu'), ...(opt('writer') ? { sqliteWriter: opt('writer') } : {}) });
   const load = await connectTerminals(ctx, 'ws', 'pcm-ws', String(gw.ready.websocketUrl), 'tp-', TERMINALS, { perLoader: TERMINALS / 2 });
   const sender = await ctx.spawn('sender', 'load/http-load.ts', { url: gw.ready.httpUrl, connections: 64, pipelining: 1 });
   if (warmup > 0) {
