@@ -43,7 +43,22 @@ export async function createPorts(config: Readonly<GatewayConfig>, logger: Logge
       const { chooseSqliteWriter } = await import('./adapters/sqlite/sqlite-writer-choice.js');
       const writer = chooseSqliteWriter(config.sqliteWriter, config.dataDir);
       logger.info({ sqliteWriter: writer.writer, fsyncMs: writer.fsyncMs }, `SQLite writer: ${writer.writer} (${writer.reason})`);
-      store = new SqliteMessageStore({ file: path.join(config.dataDir, 'messages.db'), synchronous: config.sqliteSynchronous, clock, writerThread: writer.writer === 'thread' });
+      store = new SqliteMessageStore({
+        file: path.join(config.dataDir, 'messages.db'),
+        synchronous: config.sqliteSynchronous,
+        clock,
+        writerThread: writer.writer === 'thread',
+        // auto only: an explicit PCM_SQLITE_WRITER=inline stays inline whatever the disk does
+        ...(config.sqliteWriter === 'auto' && {
+          inlineFallback: {
+            onSwitch: ({ medianBlockedMs, commits }) =>
+              logger.warn(
+                { sqliteWriter: 'thread', medianBlockedMs: Math.round(medianBlockedMs * 100) / 100, commits },
+                `SQLite writer: thread from now on (inline commits waited ${medianBlockedMs.toFixed(2)} ms each for the disk or another process's lock; PCM_SQLITE_WRITER=thread makes it the start-up choice)`,
+              ),
+          },
+        }),
+      });
       directory = new SqliteSessionDirectory({ file: path.join(config.dataDir, 'presence.db'), synchronous: 'NORMAL' }, clock);
       break;
     }
@@ -98,8 +113,11 @@ export interface RunningGateway {
   httpUrl: string;
   websocketUrl: string;
   mqttUrl: string;
-  /** Where the SQLite store's commits run (PCM_SQLITE_WRITER, resolved); unset for other stores. */
-  sqliteWriter?: 'inline' | 'thread';
+  /**
+   * Where the SQLite store's commits run (PCM_SQLITE_WRITER, resolved at start; `auto` may
+   * move inline commits to the thread later, see docs/storage.md); unset for other stores.
+   */
+  readonly sqliteWriter?: 'inline' | 'thread';
   close(): Promise<void>;
 }
 
@@ -131,8 +149,8 @@ export async function startGateway(config: Readonly<GatewayConfig>, logger: Logg
     mqttUrl: tls && bound.mqttTlsPort !== undefined ? `mqtts://${host}:${bound.mqttTlsPort}` : `mqtt://${host}:${bound.mqttPort}`,
     close: () => gateway.close(),
   };
-  const writerKind = (ports.store as { writerKind?: 'inline' | 'thread' }).writerKind;
-  if (writerKind) running.sqliteWriter = writerKind;
+  const sqliteStore = ports.store as { writerKind?: 'inline' | 'thread' };
+  if (sqliteStore.writerKind) Object.defineProperty(running, 'sqliteWriter', { get: () => sqliteStore.writerKind, enumerable: true });
   logger.info(
     { gatewayId: config.gatewayId, http: running.httpUrl, mqtt: running.mqttUrl, store: config.store, sqliteWriter: running.sqliteWriter, relay: config.relay, maxSessions: config.maxSessions },
     'gateway listening',

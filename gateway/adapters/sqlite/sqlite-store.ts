@@ -1,3 +1,4 @@
+import { closeSync, openSync, readSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { systemClock, type Clock } from '../../../common/clock.js';
 import { PcmError } from '../../../common/errors.js';
@@ -34,6 +35,13 @@ export interface SqliteMessageStoreOptions extends SqliteOptions {
    */
   writerThread?: boolean;
   /**
+   * With `writerThread: false`: watch the inline commits and move the writes to the writer
+   * thread, for good, once the median commit of the last `window` spends `blockedMs` or more
+   * off the CPU (a disk that became slow after the start-up probe, another process holding
+   * the file's lock). PCM_SQLITE_WRITER=auto sets it; an explicit `inline` does not.
+   */
+  inlineFallback?: InlineFallback;
+  /**
    * Group commits posted to the writer before the first of them answered (default 4). A group
    * formed while earlier ones are on disk is posted at once and written right after them (the
    * writer thread merges queued groups into one transaction), so a send waits for the rest of
@@ -48,13 +56,96 @@ interface Writer {
   close(): Promise<void>;
 }
 
+/**
+ * Inline commits that the moving median says spend at least this long off the CPU (waiting
+ * for the disk's flush or for another process's lock) move a store with `inlineFallback` to
+ * the writer thread. Four times the start-up probe's limit (INLINE_MAX_FSYNC_MS), so a disk
+ * near that limit does not flip the choice.
+ */
+export const INLINE_FALLBACK_BLOCKED_MS = 1;
+/** Commits the median is taken over. */
+export const INLINE_FALLBACK_WINDOW = 32;
+
+/** `inlineFallback`: when inline commits keep blocking the event loop, switch to the thread. */
+export interface InlineFallback {
+  /** Median time off the CPU per commit that triggers the switch (ms; default INLINE_FALLBACK_BLOCKED_MS). */
+  blockedMs?: number;
+  /** Commits the median is taken over (default INLINE_FALLBACK_WINDOW). */
+  window?: number;
+  /** Called once, when the store switched (the gateway logs it). */
+  onSwitch?: (e: { medianBlockedMs: number; commits: number }) => void;
+}
+
+/**
+ * A clock of the calling thread's time on a CPU or waiting for one, in ms: run + run-queue
+ * wait from /proc/thread-self/schedstat (one pread, about 1.4 us), so wall time minus this is
+ * time asleep. Where that file does not exist, process CPU time (then waiting for a CPU counts
+ * as asleep).
+ */
+function threadOnCpuMs(): { read: () => number; close: () => void } {
+  try {
+    const fd = openSync('/proc/thread-self/schedstat', 'r');
+    const buf = Buffer.alloc(96);
+    const read = () => {
+      const s = buf.toString('latin1', 0, readSync(fd, buf, 0, buf.length, 0));
+      const a = s.indexOf(' ');
+      return (Number(s.slice(0, a)) + Number(s.slice(a + 1, s.indexOf(' ', a + 1)))) / 1e6;
+    };
+    read(); // the format is what we expect, or we fall back now
+    return { read, close: () => closeSync(fd) };
+  } catch {
+    const read = () => {
+      const c = process.cpuUsage();
+      return (c.user + c.system) / 1000;
+    };
+    return { read, close: () => undefined };
+  }
+}
+
 class InlineWriter implements Writer {
-  constructor(private readonly core: SqliteStoreCore) {}
+  private readonly blocked: Float64Array | undefined;
+  private commits = 0;
+
+  /** `onSlow` (optional): watch each commit's time off the CPU and call it once the median crosses `blockedMs`. */
+  constructor(
+    private readonly core: SqliteStoreCore,
+    private readonly watch?: { blockedMs: number; window: number; onSlow: (medianBlockedMs: number, commits: number) => void },
+  ) {
+    if (watch) this.blocked = new Float64Array(watch.window);
+  }
+
   async write(batch: WriteBatch): Promise<WriteResult> {
-    return this.core.write(batch);
+    if (!this.blocked) return this.core.write(batch);
+    // Time asleep: the fsync and any wait for another process's lock. Not the SQL work (a big
+    // group is long but on the CPU, which the thread would not make cheaper), and not time
+    // spent waiting for a CPU on a saturated machine (the thread would wait for one too).
+    const onCpu = (this.onCpu ??= threadOnCpuMs());
+    const t0 = performance.now();
+    const s0 = onCpu.read();
+    try {
+      return this.core.write(batch);
+    } finally {
+      this.record(performance.now() - t0 - (onCpu.read() - s0));
+    }
+  }
+
+  /** This thread's ms running or runnable (Linux schedstat); elsewhere the process's CPU ms. */
+  private onCpu?: ReturnType<typeof threadOnCpuMs>;
+
+  private record(blockedMs: number): void {
+    const b = this.blocked!;
+    b[this.commits++ % b.length] = Math.max(0, blockedMs);
+    if (this.commits < b.length || this.commits % 8 !== 0) return;
+    const median = Float64Array.from(b).sort()[b.length >> 1]!;
+    if (median >= this.watch!.blockedMs) {
+      this.blocked!.fill(0);
+      this.watch!.onSlow(median, this.commits);
+    }
   }
   async close(): Promise<void> {
     /* the core is the store's own read connection; the store closes it */
+    this.onCpu?.close();
+    this.onCpu = undefined;
   }
 }
 
@@ -138,9 +229,11 @@ class ThreadWriter implements Writer {
 export class SqliteMessageStore implements MessageStore {
   readonly kind = 'sqlite';
   /** Where the group commits run: 'thread' (writer thread) or 'inline' (the caller's thread). */
-  readonly writerKind: 'inline' | 'thread';
+  get writerKind(): 'inline' | 'thread' {
+    return this.writer instanceof ThreadWriter ? 'thread' : 'inline';
+  }
   private readonly reader: SqliteStoreCore;
-  private readonly writer: Writer;
+  private writer: Writer;
   private readonly maxBatch: number;
   private readonly sweepTimer?: NodeJS.Timeout;
   private readonly maxInFlight: number;
@@ -157,8 +250,22 @@ export class SqliteMessageStore implements MessageStore {
     // Opening here (and creating the schema) makes a bad path or a corrupt file fail at start.
     this.reader = new SqliteStoreCore(opts);
     const threaded = opts.writerThread ?? opts.file !== ':memory:';
-    this.writer = threaded ? new ThreadWriter(opts) : new InlineWriter(this.reader);
-    this.writerKind = threaded ? 'thread' : 'inline';
+    const fb = opts.inlineFallback;
+    const watch =
+      fb && opts.file !== ':memory:' // a :memory: database exists only on this connection
+        ? {
+            blockedMs: fb.blockedMs ?? INLINE_FALLBACK_BLOCKED_MS,
+            window: Math.max(1, fb.window ?? INLINE_FALLBACK_WINDOW),
+            onSlow: (medianBlockedMs: number, commits: number) => {
+              // Inline commits are synchronous: none is in flight, the next group goes to the thread.
+              if (this.closed || this.writer instanceof ThreadWriter) return;
+              void this.writer.close();
+              this.writer = new ThreadWriter(opts);
+              fb.onSwitch?.({ medianBlockedMs, commits });
+            },
+          }
+        : undefined;
+    this.writer = threaded ? new ThreadWriter(opts) : new InlineWriter(this.reader, watch);
     this.maxBatch = opts.maxBatch ?? 1024;
     this.maxInFlight = Math.max(1, opts.maxInFlight ?? 4);
     const sweepMs = opts.sweepIntervalMs ?? 60_000;

@@ -1,0 +1,154 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { pino } from 'pino';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { loadGatewayConfig } from '../../config.js';
+import { createPorts } from '../../main.js';
+import { INLINE_FALLBACK_BLOCKED_MS, INLINE_FALLBACK_WINDOW, SqliteMessageStore } from './sqlite-store.js';
+
+const holder = fileURLToPath(new URL('./sqlite-lock-holder.ts', import.meta.url));
+
+/** A second process sharing the file: `hold(ms)` resolves once it has taken the write lock, which it keeps for `ms`. */
+async function lockHolder(file: string) {
+  const child = spawn(process.execPath, ['--import', 'tsx', holder], { env: { ...process.env, PCM_LOCK_FILE: file }, stdio: ['pipe', 'pipe', 'inherit'] });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
+  return {
+    async hold(ms: number) {
+      child.stdin!.write(`hold ${ms}\n`);
+      expect((await lines.next()).value).toBe('locked');
+    },
+    async stop() {
+      child.stdin!.end();
+      await exited;
+    },
+  };
+}
+
+/**
+ * PCM_SQLITE_WRITER=auto decides at start; these check what it does later: inline commits that
+ * keep waiting off the CPU (a disk that got slow, another process's lock) move the writes to
+ * the writer thread; long commits that are CPU work do not.
+ */
+describe('SQLite inline commits fall back to the writer thread', () => {
+  let dir: string;
+  let file: string;
+  beforeEach(() => {
+    dir = mkdtempSync(path.join(tmpdir(), 'pcm-inline-fallback-'));
+    file = path.join(dir, 'store.db');
+  });
+  afterEach(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('commits that wait for another process\'s lock switch the store to the thread, once, losing nothing', async () => {
+    const switches: Array<{ medianBlockedMs: number; commits: number }> = [];
+    const store = new SqliteMessageStore({ file, sweepIntervalMs: 0, writerThread: false, inlineFallback: { onSwitch: (e) => switches.push(e) } });
+    await store.state('t'); // schema and counter exist before the other process starts
+    const lock = await lockHolder(file);
+    try {
+      expect(store.writerKind).toBe('inline');
+      const seqs: number[] = [];
+      for (let i = 0; i < 48; i++) {
+        await lock.hold(5); // each commit waits for the other process's lock
+        seqs.push((await store.append({ terminalId: 't', payload: '{}', ttlSeconds: 600, messageId: `m${i}` }, Date.now())).message.seq);
+      }
+      expect(store.writerKind).toBe('thread');
+      expect(switches).toHaveLength(1);
+      expect(switches[0]!.medianBlockedMs).toBeGreaterThanOrEqual(INLINE_FALLBACK_BLOCKED_MS);
+      expect(switches[0]!.commits).toBe(INLINE_FALLBACK_WINDOW); // the first full window
+      // later commits (the thread's) wait just the same, and are not counted again
+      for (let i = 48; i < 80; i++) {
+        await lock.hold(5);
+        seqs.push((await store.append({ terminalId: 't', payload: '{}', ttlSeconds: 600, messageId: `m${i}` }, Date.now())).message.seq);
+      }
+      expect(switches).toHaveLength(1);
+      expect(seqs).toEqual(seqs.map((_, i) => i + 1));
+    } finally {
+      await lock.stop();
+    }
+    const pend = await store.pending('t', { now: Date.now(), limit: 100 });
+    expect(pend.map((m) => m.messageId)).toEqual(Array.from({ length: 80 }, (_, i) => `m${i}`));
+    await store.close();
+  }, 60_000);
+
+  it('without inlineFallback (PCM_SQLITE_WRITER=inline) the same waits keep the commits inline', async () => {
+    const store = new SqliteMessageStore({ file, sweepIntervalMs: 0, writerThread: false });
+    await store.state('t');
+    const lock = await lockHolder(file);
+    try {
+      for (let i = 0; i < 40; i++) {
+        await lock.hold(5);
+        await store.append({ terminalId: 't', payload: '{}', ttlSeconds: 600, messageId: `m${i}` }, Date.now());
+      }
+      expect(store.writerKind).toBe('inline');
+    } finally {
+      await lock.stop();
+      await store.close();
+    }
+  }, 60_000);
+
+  it('long commits that are CPU work (big groups, no flush to wait for) stay inline', async () => {
+    const switches: unknown[] = [];
+    // NORMAL: no fsync at commit, so whatever a commit takes is SQL work on the CPU
+    const store = new SqliteMessageStore({ file, sweepIntervalMs: 0, synchronous: 'NORMAL', writerThread: false, inlineFallback: { onSwitch: (e) => switches.push(e) } });
+    try {
+      let longest = 0;
+      for (let g = 0; g < 40; g++) {
+        const t0 = performance.now();
+        await Promise.all(
+          Array.from({ length: 400 }, (_, i) => store.append({ terminalId: `t${i % 97}`, payload: '{"x":"' + 'y'.repeat(200) + '"}', ttlSeconds: 600, messageId: `g${g}-${i}` }, Date.now())),
+        );
+        longest = Math.max(longest, performance.now() - t0);
+      }
+      expect(longest).toBeGreaterThan(INLINE_FALLBACK_BLOCKED_MS * 2); // the commits really were long
+      expect(switches).toEqual([]);
+      expect(store.writerKind).toBe('inline');
+    } finally {
+      await store.close();
+    }
+  }, 60_000);
+
+  it('the gateway: PCM_SQLITE_WRITER=auto falls back and logs a warning naming the setting; inline does not', async () => {
+    const required = { PCM_TERMINAL_JWT_SECRET: 'x'.repeat(32), PCM_API_KEYS: 'key-12345678' };
+    for (const mode of ['auto', 'inline'] as const) {
+      const lines: string[] = [];
+      const logger = pino({ level: 'info' }, { write: (l: string) => void lines.push(l) });
+      const dataDir = path.join(dir, mode);
+      const config = loadGatewayConfig({ env: { ...required, PCM_DATA_DIR: dataDir, PCM_SQLITE_WRITER: mode } });
+      const { store, directory, relay } = await createPorts(config, logger);
+      const sqlite = store as SqliteMessageStore;
+      if (sqlite.writerKind === 'thread') {
+        // auto chose the thread at start (a slow disk here): there is nothing to fall back from
+        process.stdout.write(`note: PCM_SQLITE_WRITER=auto chose the thread on ${dataDir}; the fallback is checked by the store tests above\n`);
+        await Promise.all([store.close(), directory.close(), relay.close()]);
+        continue;
+      }
+      await store.state('t');
+      const lock = await lockHolder(path.join(dataDir, 'messages.db'));
+      try {
+        for (let i = 0; i < INLINE_FALLBACK_WINDOW + 8; i++) {
+          await lock.hold(5);
+          await store.append({ terminalId: 't', payload: '{}', ttlSeconds: 600, messageId: `m${i}` }, Date.now());
+        }
+        const warned = lines.map((l) => JSON.parse(l) as { level: number; msg: string; sqliteWriter?: string }).filter((l) => l.msg.includes('from now on'));
+        if (mode === 'auto') {
+          expect(sqlite.writerKind).toBe('thread');
+          expect(warned).toHaveLength(1);
+          expect(warned[0]).toMatchObject({ level: 40, sqliteWriter: 'thread' });
+          expect(warned[0]!.msg).toContain('PCM_SQLITE_WRITER=thread');
+        } else {
+          expect(sqlite.writerKind).toBe('inline');
+          expect(warned).toEqual([]);
+        }
+      } finally {
+        await lock.stop();
+        await Promise.all([store.close(), directory.close(), relay.close()]);
+      }
+    }
+  }, 60_000);
+});
