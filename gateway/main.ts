@@ -51,10 +51,10 @@ export async function createPorts(config: Readonly<GatewayConfig>, logger: Logge
         // auto only: an explicit PCM_SQLITE_WRITER=inline stays inline whatever the disk does
         ...(config.sqliteWriter === 'auto' && {
           inlineFallback: {
-            onSwitch: ({ medianBlockedMs, commits }) =>
+            onSwitch: ({ asleepShare, commits, meanAsleepMs }) =>
               logger.warn(
-                { sqliteWriter: 'thread', medianBlockedMs: Math.round(medianBlockedMs * 100) / 100, commits },
-                `SQLite writer: thread from now on (inline commits waited ${medianBlockedMs.toFixed(2)} ms each for the disk or another process's lock; PCM_SQLITE_WRITER=thread makes it the start-up choice)`,
+                { sqliteWriter: 'thread', asleepShare: Math.round(asleepShare * 100) / 100, commits, meanAsleepMs: Math.round(meanAsleepMs * 100) / 100 },
+                `SQLite writer: thread from now on (inline commits kept the event loop waiting for the disk or another process's lock ${Math.round(asleepShare * 100)} % of the time, ${meanAsleepMs.toFixed(2)} ms per commit; PCM_SQLITE_WRITER=thread makes it the start-up choice)`,
               ),
           },
         }),

@@ -36,9 +36,9 @@ export interface SqliteMessageStoreOptions extends SqliteOptions {
   writerThread?: boolean;
   /**
    * With `writerThread: false`: watch the inline commits and move the writes to the writer
-   * thread, for good, once the median commit of the last `window` spends `blockedMs` or more
-   * off the CPU (a disk that became slow after the start-up probe, another process holding
-   * the file's lock). PCM_SQLITE_WRITER=auto sets it; an explicit `inline` does not.
+   * thread, for good, once they kept the event loop asleep for `asleepShare` of a whole
+   * window's wall time (a disk that became slow after the start-up probe, another process
+   * holding the file's lock). PCM_SQLITE_WRITER=auto sets it; an explicit `inline` does not.
    */
   inlineFallback?: InlineFallback;
   /**
@@ -57,65 +57,80 @@ interface Writer {
 }
 
 /**
- * Inline commits that the moving median says spend at least this long off the CPU (waiting
- * for the disk's flush or for another process's lock) move a store with `inlineFallback` to
- * the writer thread. Four times the start-up probe's limit (INLINE_MAX_FSYNC_MS), so a disk
- * near that limit does not flip the choice.
+ * A store with `inlineFallback` moves its commits to the writer thread once inline commits
+ * kept the event loop asleep (waiting for the disk's flush or another process's lock) for at
+ * least this share of the wall time over a whole window. It measures the harm itself, whatever
+ * the commits' size: a fast disk's flushes and checkpoints cost a few percent, a slow disk or a
+ * lock held by another process most of the time.
  */
-export const INLINE_FALLBACK_BLOCKED_MS = 1;
-/** Commits the median is taken over. */
-export const INLINE_FALLBACK_WINDOW = 32;
+export const INLINE_FALLBACK_ASLEEP_SHARE = 0.25;
+/** The window (ms): a single long stall does not fill a quarter of it. */
+export const INLINE_FALLBACK_WINDOW_MS = 5_000;
+/** Fewest commits a window needs before it can decide. */
+const INLINE_FALLBACK_MIN_COMMITS = 16;
 
-/** `inlineFallback`: when inline commits keep blocking the event loop, switch to the thread. */
+/** `inlineFallback`: when inline commits keep the event loop asleep, switch to the thread. */
 export interface InlineFallback {
-  /** Median time off the CPU per commit that triggers the switch (ms; default INLINE_FALLBACK_BLOCKED_MS). */
-  blockedMs?: number;
-  /** Commits the median is taken over (default INLINE_FALLBACK_WINDOW). */
-  window?: number;
+  /** Share of wall time asleep inside commits that triggers the switch (default INLINE_FALLBACK_ASLEEP_SHARE). */
+  asleepShare?: number;
+  /** Window the share is measured over (ms, default INLINE_FALLBACK_WINDOW_MS). */
+  windowMs?: number;
   /** Called once, when the store switched (the gateway logs it). */
-  onSwitch?: (e: { medianBlockedMs: number; commits: number }) => void;
+  onSwitch?: (e: FallbackSwitch) => void;
+}
+
+export interface FallbackSwitch {
+  /** Share of the window's wall time the commits slept (0..1). */
+  asleepShare: number;
+  /** Commits in that window, and their mean time asleep (ms). */
+  commits: number;
+  meanAsleepMs: number;
 }
 
 /**
- * A clock of the calling thread's time on a CPU or waiting for one, in ms: run + run-queue
- * wait from /proc/thread-self/schedstat (one pread, about 1.4 us), so wall time minus this is
- * time asleep. Where that file does not exist, process CPU time (then waiting for a CPU counts
- * as asleep).
+ * A clock of the time the calling thread did not sleep, in ms: the process's CPU time
+ * (getrusage: exact up to the call, where a thread's own schedstat run time lags by up to a
+ * scheduler tick) plus the thread's run-queue wait from /proc/thread-self/schedstat (accounted
+ * when the thread gets a CPU again, so complete by the time it reads it). Wall time minus
+ * this is time asleep: an fsync, another process's lock. The process's CPU time includes other
+ * threads' (the garbage collector's helpers), which can only make a commit look shorter asleep.
+ * Without that file (not Linux), waiting for a CPU counts as asleep.
  */
 function threadOnCpuMs(): { read: () => number; close: () => void } {
+  const cpuMs = () => {
+    const c = process.cpuUsage();
+    return (c.user + c.system) / 1000;
+  };
   try {
     const fd = openSync('/proc/thread-self/schedstat', 'r');
     const buf = Buffer.alloc(96);
-    const read = () => {
+    const waitMs = () => {
       const s = buf.toString('latin1', 0, readSync(fd, buf, 0, buf.length, 0));
       const a = s.indexOf(' ');
-      return (Number(s.slice(0, a)) + Number(s.slice(a + 1, s.indexOf(' ', a + 1)))) / 1e6;
+      const w = Number(s.slice(a + 1, s.indexOf(' ', a + 1))) / 1e6;
+      if (!Number.isFinite(w)) throw new Error(`unexpected schedstat: ${s}`);
+      return w;
     };
-    read(); // the format is what we expect, or we fall back now
-    return { read, close: () => closeSync(fd) };
+    waitMs(); // the format is what we expect, or we fall back now
+    return { read: () => cpuMs() + waitMs(), close: () => closeSync(fd) };
   } catch {
-    const read = () => {
-      const c = process.cpuUsage();
-      return (c.user + c.system) / 1000;
-    };
-    return { read, close: () => undefined };
+    return { read: cpuMs, close: () => undefined };
   }
 }
 
 class InlineWriter implements Writer {
-  private readonly blocked: Float64Array | undefined;
+  private windowStart = 0;
+  private asleepMs = 0;
   private commits = 0;
 
-  /** `onSlow` (optional): watch each commit's time off the CPU and call it once the median crosses `blockedMs`. */
+  /** `watch` (optional): measure each commit's time asleep and call `onSlow` once a window crosses `asleepShare`. */
   constructor(
     private readonly core: SqliteStoreCore,
-    private readonly watch?: { blockedMs: number; window: number; onSlow: (medianBlockedMs: number, commits: number) => void },
-  ) {
-    if (watch) this.blocked = new Float64Array(watch.window);
-  }
+    private readonly watch?: { asleepShare: number; windowMs: number; onSlow: (e: FallbackSwitch) => void },
+  ) {}
 
   async write(batch: WriteBatch): Promise<WriteResult> {
-    if (!this.blocked) return this.core.write(batch);
+    if (!this.watch) return this.core.write(batch);
     // Time asleep: the fsync and any wait for another process's lock. Not the SQL work (a big
     // group is long but on the CPU, which the thread would not make cheaper), and not time
     // spent waiting for a CPU on a saturated machine (the thread would wait for one too).
@@ -125,23 +140,28 @@ class InlineWriter implements Writer {
     try {
       return this.core.write(batch);
     } finally {
-      this.record(performance.now() - t0 - (onCpu.read() - s0));
+      const t1 = performance.now();
+      this.record(t0, t1, t1 - t0 - (onCpu.read() - s0));
     }
   }
 
-  /** This thread's ms running or runnable (Linux schedstat); elsewhere the process's CPU ms. */
+  /** Time not asleep (threadOnCpuMs), opened at the first watched commit. */
   private onCpu?: ReturnType<typeof threadOnCpuMs>;
 
-  private record(blockedMs: number): void {
-    const b = this.blocked!;
-    b[this.commits++ % b.length] = Math.max(0, blockedMs);
-    if (this.commits < b.length || this.commits % 8 !== 0) return;
-    const median = Float64Array.from(b).sort()[b.length >> 1]!;
-    if (median >= this.watch!.blockedMs) {
-      this.blocked!.fill(0);
-      this.watch!.onSlow(median, this.commits);
-    }
+  private record(start: number, end: number, asleepMs: number): void {
+    if (this.windowStart === 0) this.windowStart = start;
+    this.asleepMs += asleepMs; // summed raw: a commit's reading is noisy by a little, either way
+    this.commits++;
+    const elapsed = end - this.windowStart;
+    if (elapsed < this.watch!.windowMs) return;
+    const asleep = Math.max(0, this.asleepMs);
+    const e: FallbackSwitch = { asleepShare: asleep / elapsed, commits: this.commits, meanAsleepMs: asleep / this.commits };
+    this.windowStart = end;
+    this.asleepMs = 0;
+    this.commits = 0;
+    if (e.commits >= INLINE_FALLBACK_MIN_COMMITS && e.asleepShare >= this.watch!.asleepShare) this.watch!.onSlow(e);
   }
+
   async close(): Promise<void> {
     /* the core is the store's own read connection; the store closes it */
     this.onCpu?.close();
@@ -254,14 +274,14 @@ export class SqliteMessageStore implements MessageStore {
     const watch =
       fb && opts.file !== ':memory:' // a :memory: database exists only on this connection
         ? {
-            blockedMs: fb.blockedMs ?? INLINE_FALLBACK_BLOCKED_MS,
-            window: Math.max(1, fb.window ?? INLINE_FALLBACK_WINDOW),
-            onSlow: (medianBlockedMs: number, commits: number) => {
+            asleepShare: fb.asleepShare ?? INLINE_FALLBACK_ASLEEP_SHARE,
+            windowMs: fb.windowMs ?? INLINE_FALLBACK_WINDOW_MS,
+            onSlow: (e: FallbackSwitch) => {
               // Inline commits are synchronous: none is in flight, the next group goes to the thread.
               if (this.closed || this.writer instanceof ThreadWriter) return;
               void this.writer.close();
               this.writer = new ThreadWriter(opts);
-              fb.onSwitch?.({ medianBlockedMs, commits });
+              fb.onSwitch?.(e);
             },
           }
         : undefined;
