@@ -1,0 +1,66 @@
+/**
+ * CPU per append of the SQLite store on the calling thread (the inline writer, as the gateway
+ * runs it when its disk flushes fast): what the store's own work costs, without HTTP or sockets.
+ *
+ *   npx tsx bench/store-cpu.ts [append|ack] [--duration 4000] [--writer inline|thread]
+ *
+ * 64 concurrent senders append to 1,000 terminals in a scattered order (a fresh SQLite file,
+ * FULL); `ack` also acks each message right after its append (the table stays small, as when
+ * terminals are online). Warms up for 1 s, then measures --duration ms: operations per second
+ * and process CPU microseconds (user + system) per operation. With `--writer thread` the CPU
+ * includes the writer thread's. Bounded: one phase of --duration ms. Prints one line.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { SqliteMessageStore } from '../gateway/adapters/sqlite/sqlite-store.js';
+
+const HELP = 'usage: npx tsx bench/store-cpu.ts [append|ack] [--duration 4000] [--writer inline|thread]';
+const argv = process.argv.slice(2);
+if (argv.includes('--help') || argv.includes('-h')) {
+  process.stdout.write(`${HELP}\n`);
+  process.exit(0);
+}
+const opt = (name: string) => {
+  const i = argv.indexOf(`--${name}`);
+  return i >= 0 ? argv[i + 1] : undefined;
+};
+const mode = argv[0] && !argv[0].startsWith('--') ? argv[0] : 'append';
+if (mode !== 'append' && mode !== 'ack') throw new Error(`unknown mode ${mode}\n${HELP}`);
+const durationMs = Number(opt('duration') ?? 4000);
+if (!Number.isInteger(durationMs) || durationMs <= 0) throw new Error(`--duration must be a positive whole number\n${HELP}`);
+const writer = opt('writer') ?? 'inline';
+if (writer !== 'inline' && writer !== 'thread') throw new Error(`--writer must be inline or thread\n${HELP}`);
+
+const SENDERS = 64;
+const TERMINALS = 1000;
+const dir = mkdtempSync(path.join(tmpdir(), 'pcm-store-cpu-'));
+const store = new SqliteMessageStore({ file: path.join(dir, 'messages.db'), synchronous: 'FULL', sweepIntervalMs: 0, writerThread: writer === 'thread' });
+let ops = 0;
+async function phase(ms: number): Promise<void> {
+  const end = Date.now() + ms;
+  await Promise.all(
+    Array.from({ length: SENDERS }, async (_, w) => {
+      for (let i = 0; Date.now() < end; i++) {
+        const terminalId = `t-${(w * 7919 + i * 31) % TERMINALS}`;
+        const r = await store.append({ terminalId, payload: '{"amount":1234,"currency":"EUR","ref":"abcdefgh"}', ttlSeconds: 600, messageId: `m-${w}-${i}` }, Date.now());
+        if (mode === 'ack') await store.ack(terminalId, r.message.seq);
+        ops++;
+      }
+    }),
+  );
+}
+try {
+  await phase(1000);
+  ops = 0;
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  await phase(durationMs);
+  const c = process.cpuUsage(c0);
+  const secs = (performance.now() - t0) / 1000;
+  const what = mode === 'ack' ? 'append+ack pairs' : 'appends';
+  process.stdout.write(`${writer} writer, ${SENDERS} senders over ${TERMINALS} terminals: ${Math.round(ops / secs)} ${what}/s, ${((c.user + c.system) / ops).toFixed(1)} us CPU each (system ${(c.system / ops).toFixed(1)})\n`);
+} finally {
+  await store.close();
+  rmSync(dir, { recursive: true, force: true });
+}
