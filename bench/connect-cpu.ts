@@ -11,21 +11,12 @@
 import { threadTimes } from './lib/thread-stats.js';
 import { killAll } from './lib/proc.js';
 import { connectTerminals, tempDataDir, toolContext } from './lib/scenario.js';
+import { toolArgs } from './lib/tool-args.js';
 
 const HELP = 'usage: npx tsx bench/connect-cpu.ts [--store sqlite|memory] [--terminals 6000]';
-const argv = process.argv.slice(2);
-if (argv.includes('--help') || argv.includes('-h')) {
-  process.stdout.write(`${HELP}\n`);
-  process.exit(0);
-}
-const opt = (name: string) => {
-  const i = argv.indexOf(`--${name}`);
-  return i >= 0 ? argv[i + 1] : undefined;
-};
-const store = opt('store') ?? 'sqlite';
-if (store !== 'sqlite' && store !== 'memory') throw new Error(`--store must be sqlite or memory\n${HELP}`);
-const terminals = Number(opt('terminals') ?? 6_000);
-if (!Number.isInteger(terminals) || terminals < 1 || terminals > 18_000) throw new Error(`--terminals must be a whole number from 1 to 18000\n${HELP}`);
+const args = toolArgs(HELP);
+const store = args.choice('store', ['sqlite', 'memory'] as const, 'sqlite');
+const terminals = args.count('terminals', 6_000, 1, 18_000);
 
 const { ctx, children } = toolContext();
 try {

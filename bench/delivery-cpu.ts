@@ -16,31 +16,18 @@
  * `npx tsx bench/alloc-top.ts <file> <messages>`. Bounded: two sends of at most 120 s. Linux only.
  */
 import { threadName, threadTimes as threads } from './lib/thread-stats.js';
+import { toolArgs } from './lib/tool-args.js';
 import { killAll, type Child } from './lib/proc.js';
 import { connectTerminals, tempDataDir, toolContext, waitDelivered } from './lib/scenario.js';
 
 const HELP = 'usage: npx tsx bench/delivery-cpu.ts [fanout|send] [--store sqlite|memory] [--messages 30000] [--warmup 10000] [--alloc <file>] [--writer auto|inline|thread]';
-const argv = process.argv.slice(2);
-if (argv.includes('--help') || argv.includes('-h')) {
-  process.stdout.write(`${HELP}\n`);
-  process.exit(0);
-}
-function opt(name: string): string | undefined {
-  const i = argv.indexOf(`--${name}`);
-  return i >= 0 ? argv[i + 1] : undefined;
-}
-function count(name: string, dflt: number): number {
-  const v = Number(opt(name) ?? dflt);
-  if (!Number.isInteger(v) || v < 0) throw new Error(`--${name} must be a whole number\n${HELP}`);
-  return v;
-}
-const kind = argv[0] && !argv[0].startsWith('--') ? argv[0] : 'fanout';
-if (kind !== 'fanout' && kind !== 'send') throw new Error(`unknown kind ${kind}\n${HELP}`);
-const store = opt('store') ?? 'sqlite';
-if (store !== 'sqlite' && store !== 'memory') throw new Error(`--store must be sqlite or memory\n${HELP}`);
-const messages = count('messages', 30_000);
-const warmup = count('warmup', 10_000);
-const allocFile = opt('alloc');
+const args = toolArgs(HELP);
+const kind = args.mode(['fanout', 'send'] as const, 'fanout');
+const store = args.choice('store', ['sqlite', 'memory'] as const, 'sqlite');
+const messages = args.count('messages', 30_000);
+const warmup = args.count('warmup', 10_000);
+const writer = args.opt('writer') === undefined ? undefined : args.choice('writer', ['auto', 'inline', 'thread'] as const, 'auto');
+const allocFile = args.opt('alloc');
 const TERMINALS = 1_000;
 const FANOUT = 100;
 const TIMEOUT_MS = 120_000;
@@ -53,7 +40,7 @@ const run = (n: number) =>
     : { kind: 'send', prefix: 'tp-', terminals: TERMINALS, count: n, durationMs: TIMEOUT_MS, inflight: 64 };
 
 try {
-  const gw = await ctx.spawn('gateway', 'servers/gateway.ts', { store, dataDir: tempDataDir('delivery-cpu'), ...(opt('writer') ? { sqliteWriter: opt('writer') } : {}) });
+  const gw = await ctx.spawn('gateway', 'servers/gateway.ts', { store, dataDir: tempDataDir('delivery-cpu'), ...(writer ? { sqliteWriter: writer } : {}) });
   const load = await connectTerminals(ctx, 'ws', 'pcm-ws', String(gw.ready.websocketUrl), 'tp-', TERMINALS, { perLoader: TERMINALS / 2 });
   const sender = await ctx.spawn('sender', 'load/http-load.ts', { url: gw.ready.httpUrl, connections: 64, pipelining: 1 });
   if (warmup > 0) {

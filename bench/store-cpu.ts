@@ -14,23 +14,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { SqliteMessageStore } from '../gateway/adapters/sqlite/sqlite-store.js';
+import { toolArgs } from './lib/tool-args.js';
 
 const HELP = 'usage: npx tsx bench/store-cpu.ts [append|ack] [--duration 4000] [--writer inline|thread]';
-const argv = process.argv.slice(2);
-if (argv.includes('--help') || argv.includes('-h')) {
-  process.stdout.write(`${HELP}\n`);
-  process.exit(0);
-}
-const opt = (name: string) => {
-  const i = argv.indexOf(`--${name}`);
-  return i >= 0 ? argv[i + 1] : undefined;
-};
-const mode = argv[0] && !argv[0].startsWith('--') ? argv[0] : 'append';
-if (mode !== 'append' && mode !== 'ack') throw new Error(`unknown mode ${mode}\n${HELP}`);
-const durationMs = Number(opt('duration') ?? 4000);
-if (!Number.isInteger(durationMs) || durationMs <= 0) throw new Error(`--duration must be a positive whole number\n${HELP}`);
-const writer = opt('writer') ?? 'inline';
-if (writer !== 'inline' && writer !== 'thread') throw new Error(`--writer must be inline or thread\n${HELP}`);
+const args = toolArgs(HELP);
+const mode = args.mode(['append', 'ack'] as const, 'append');
+const durationMs = args.count('duration', 4000, 1);
+const writer = args.choice('writer', ['inline', 'thread'] as const, 'inline');
 
 const SENDERS = 64;
 const TERMINALS = 1000;

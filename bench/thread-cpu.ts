@@ -12,25 +12,15 @@
  * CPU microseconds per request. Bounded: one phase of --duration ms. Linux only.
  */
 import { threadTimes as threads } from './lib/thread-stats.js';
+import { toolArgs } from './lib/tool-args.js';
 import { spawnChild } from './lib/proc.js';
 import { tempDataDir } from './lib/scenario.js';
 
 const HELP = `usage: npx tsx bench/thread-cpu.ts [full|normal|memory|bare] [--duration 8000] [--inflight 64]`;
-if (process.argv.includes('--help') || process.argv.includes('-h')) {
-  process.stdout.write(`${HELP}\n`);
-  process.exit(0);
-}
-function flag(name: string, dflt: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  const v = i > 0 ? Number(process.argv[i + 1]) : dflt;
-  if (!Number.isFinite(v) || v <= 0) throw new Error(`--${name} must be a positive number`);
-  return v;
-}
-const mode = process.argv[2] && !process.argv[2].startsWith('--') ? process.argv[2] : 'full';
-if (!['full', 'normal', 'memory', 'bare'].includes(mode)) throw new Error(`unknown mode ${mode}\n${HELP}`);
-const durationMs = flag('duration', 8_000);
-const inflight = flag('inflight', 64);
-
+const cli = toolArgs(HELP);
+const mode = cli.mode(['full', 'normal', 'memory', 'bare'] as const, 'full');
+const durationMs = cli.count('duration', 8_000, 1);
+const inflight = cli.count('inflight', 64, 1);
 
 const server = mode === 'bare' ? 'servers/bare-fastify.ts' : 'servers/gateway.ts';
 const args =
