@@ -50,4 +50,22 @@ describe('instrumentStore', () => {
     expect(await value(registry, 'pcm_store_operation_seconds_count', { op: 'append' })).toBe(1);
     expect(await value(registry, 'pcm_store_operation_seconds_count', { op: 'ack' })).toBe(1);
   });
+
+  it('a SQLite store shows where its commits run, read at every scrape (auto may move them to the thread)', async () => {
+    const registry = new Registry();
+    let writerKind: 'inline' | 'thread' = 'inline';
+    // a getter, as on SqliteMessageStore (Object.assign would copy its value once)
+    const sqliteLike = Object.defineProperties(Object.create(new MemoryMessageStore()) as MessageStore, {
+      kind: { value: 'sqlite' },
+      writerKind: { get: () => writerKind },
+    });
+    instrumentStore(sqliteLike, registry);
+    expect([await value(registry, 'pcm_store_sqlite_writer', { writer: 'inline' }), await value(registry, 'pcm_store_sqlite_writer', { writer: 'thread' })]).toEqual([1, 0]);
+    writerKind = 'thread';
+    expect([await value(registry, 'pcm_store_sqlite_writer', { writer: 'inline' }), await value(registry, 'pcm_store_sqlite_writer', { writer: 'thread' })]).toEqual([0, 1]);
+    // other stores have no such gauge
+    const other = new Registry();
+    instrumentStore(new MemoryMessageStore(), other);
+    expect((await other.getMetricsAsJSON()).some((m) => m.name === 'pcm_store_sqlite_writer')).toBe(false);
+  });
 });

@@ -1,4 +1,4 @@
-import { Counter, Histogram, type Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { AppendResult, MessageStore } from '../ports/message-store.js';
 
 const OPS = ['append', 'pending', 'ack', 'state', 'countPending', 'ping'] as const;
@@ -22,6 +22,22 @@ export function instrumentStore(store: MessageStore, registry: Registry): Messag
   const collapsed = new Counter({ name: 'pcm_messages_collapsed_total', help: 'Undelivered messages replaced by a newer one with the same collapse key (invariant 2.5).', registers });
   const replays = new Counter({ name: 'pcm_messages_idempotent_replays_total', help: 'Sends answered with the first result of the same idempotency key (invariant 2.6).', registers });
   const kind = store.kind;
+  // The SQLite store says where its commits run (PCM_SQLITE_WRITER), and `auto` may move them
+  // to the writer thread at run time: read at every scrape.
+  const writer = store as { writerKind?: 'inline' | 'thread' };
+  if (writer.writerKind !== undefined) {
+    new Gauge({
+      name: 'pcm_store_sqlite_writer',
+      help: 'Where the SQLite store commits: 1 for the current writer (inline = on the event loop, thread = the writer thread), 0 for the other.',
+      labelNames: ['writer'],
+      registers,
+      collect() {
+        const now = writer.writerKind;
+        this.set({ writer: 'inline' }, now === 'inline' ? 1 : 0);
+        this.set({ writer: 'thread' }, now === 'thread' ? 1 : 0);
+      },
+    });
+  }
   // Label children bound once: observe() with a label object re-hashes the labels per call,
   // and this runs for every append, read and ack.
   const timers = Object.fromEntries(OPS.map((op) => [op, latency.labels({ op, store: kind })])) as Record<Op, ReturnType<typeof latency.labels>>;
