@@ -237,7 +237,6 @@ export class SqliteStoreCore {
       ),
       // row values, not rowid: older files keep a WITHOUT ROWID messages table
       expiredMessages: db.prepare<[number, number], { terminal_id: string; seq: number }>('SELECT terminal_id, seq FROM messages WHERE expires_at <= ? LIMIT ?'),
-      dropMessage: db.prepare('DELETE FROM messages WHERE terminal_id = ? AND seq = ?'),
       sweepIdem: db.prepare('DELETE FROM idempotency WHERE (terminal_id, idem_key) IN (SELECT terminal_id, idem_key FROM idempotency WHERE expires_at <= ? LIMIT ?)'),
     };
     const writeOne = (batch: WriteBatch): WriteResult => {
@@ -323,7 +322,7 @@ export class SqliteStoreCore {
     const terminals = new Set<string>();
     for (const r of rows) terminals.add(r.terminal_id);
     for (const t of terminals) this.stmt.foldLastSeq.run(t, t);
-    for (const r of rows) this.stmt.dropMessage.run(r.terminal_id, r.seq);
+    for (const r of rows) this.stmt.deleteMessage.run(r.terminal_id, r.seq);
     return rows.length;
   }
 

@@ -96,7 +96,7 @@ export interface FallbackSwitch {
  * threads' (the garbage collector's helpers), which can only make a commit look shorter asleep.
  * Without that file (not Linux), waiting for a CPU counts as asleep.
  */
-function threadOnCpuMs(): { read: () => number; close: () => void } {
+function awakeClock(): { read: () => number; close: () => void } {
   const cpuMs = () => {
     const c = process.cpuUsage();
     return (c.user + c.system) / 1000;
@@ -134,19 +134,19 @@ class InlineWriter implements Writer {
     // Time asleep: the fsync and any wait for another process's lock. Not the SQL work (a big
     // group is long but on the CPU, which the thread would not make cheaper), and not time
     // spent waiting for a CPU on a saturated machine (the thread would wait for one too).
-    const onCpu = (this.onCpu ??= threadOnCpuMs());
+    const awake = (this.awake ??= awakeClock());
     const t0 = performance.now();
-    const s0 = onCpu.read();
+    const s0 = awake.read();
     try {
       return this.core.write(batch);
     } finally {
       const t1 = performance.now();
-      this.record(t0, t1, t1 - t0 - (onCpu.read() - s0));
+      this.record(t0, t1, t1 - t0 - (awake.read() - s0));
     }
   }
 
-  /** Time not asleep (threadOnCpuMs), opened at the first watched commit. */
-  private onCpu?: ReturnType<typeof threadOnCpuMs>;
+  /** Time not asleep (awakeClock), opened at the first watched commit. */
+  private awake?: ReturnType<typeof awakeClock>;
 
   private record(start: number, end: number, asleepMs: number): void {
     if (this.windowStart === 0) this.windowStart = start;
@@ -164,8 +164,8 @@ class InlineWriter implements Writer {
 
   async close(): Promise<void> {
     /* the core is the store's own read connection; the store closes it */
-    this.onCpu?.close();
-    this.onCpu = undefined;
+    this.awake?.close();
+    this.awake = undefined;
   }
 }
 
