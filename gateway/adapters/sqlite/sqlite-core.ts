@@ -82,6 +82,17 @@ interface CounterRow {
   acked_seq: number;
 }
 
+/**
+ * The writer's copy of a counter row (COUNTER_CACHE): the logical last seq (LAST_SEQ), the
+ * cursor, and the highest seq any collapse row of the terminal may still carry (0: none left).
+ */
+interface CachedCounter extends CounterRow {
+  collapse_max: number;
+}
+
+/** Counters the writer keeps in memory at most (oldest-read first out); 64 bytes or so each. */
+export const COUNTER_CACHE_SIZE = 65_536;
+
 interface MessageRow {
   terminal_id: string;
   seq: number;
@@ -186,9 +197,21 @@ export class SqliteStoreCore {
   private readonly stmt;
   private readonly writeTx;
   private readonly sweepChunk: number;
+  /**
+   * COUNTER_CACHE: the counters this connection read or wrote inside its write transactions.
+   * An append then writes only its row and an ack only the cursor, without reading the counter
+   * (and the highest stored seq behind it) first. The copy is valid while no other connection
+   * has committed to the file: `PRAGMA data_version` (which changes only for other connections'
+   * commits) is read at the start of every write transaction, under its lock, and any change
+   * drops the whole cache. A failed transaction (rolled back) drops it too.
+   */
+  private readonly counters = new Map<string, CachedCounter>();
+  private readonly counterCacheSize: number;
+  private dataVersion = -1;
 
-  constructor(opts: SqliteOptions & { sweepChunk?: number }) {
+  constructor(opts: SqliteOptions & { sweepChunk?: number; counterCacheSize?: number }) {
     this.sweepChunk = Math.max(1, opts.sweepChunk ?? SWEEP_CHUNK);
+    this.counterCacheSize = Math.max(0, opts.counterCacheSize ?? COUNTER_CACHE_SIZE);
     this.db = openSqlite(opts);
     try {
       createSchema(this.db);
@@ -203,6 +226,8 @@ export class SqliteStoreCore {
         'SELECT epoch, max(last_seq, coalesce((SELECT max(seq) FROM messages WHERE terminal_id = ?), 0)) AS last_seq, acked_seq FROM counters WHERE terminal_id = ?',
       ),
       getCursor: db.prepare<[string], { acked_seq: number }>('SELECT acked_seq FROM counters WHERE terminal_id = ?'),
+      collapseMax: db.prepare<[string], { m: number | null }>('SELECT max(seq) AS m FROM collapse WHERE terminal_id = ?'),
+      dataVersion: db.prepare<[], number>('PRAGMA data_version').pluck(),
       setLastSeq: db.prepare('UPDATE counters SET last_seq = ? WHERE terminal_id = ?'),
       foldLastSeq: db.prepare<[string, string]>('UPDATE counters SET last_seq = max(last_seq, coalesce((SELECT max(seq) FROM messages WHERE terminal_id = ?), 0)) WHERE terminal_id = ?'),
       foldAll: db.prepare('UPDATE counters SET last_seq = max(last_seq, coalesce((SELECT max(seq) FROM messages WHERE messages.terminal_id = counters.terminal_id), 0))'),
@@ -253,7 +278,10 @@ export class SqliteStoreCore {
       return out;
     };
     // several groups in one transaction, each written exactly as it would be alone, in order
-    this.writeTx = db.transaction((batches: readonly WriteBatch[]): WriteResult[] => batches.map(writeOne));
+    this.writeTx = db.transaction((batches: readonly WriteBatch[]): WriteResult[] => {
+      this.checkCounterCache();
+      return batches.map(writeOne);
+    });
   }
 
   /** Runs one group commit; throws PCM_ERR_STORE_UNAVAILABLE (nothing written) on failure. */
@@ -271,6 +299,8 @@ export class SqliteStoreCore {
       // .immediate: take the write lock up front, so a second process cannot interleave.
       return this.writeTx.immediate(batches);
     } catch (err) {
+      // rolled back: the cached counters may hold values that were never committed
+      this.dropCounterCache();
       throw sqliteError(err, 'SQLite write failed');
     }
   }
@@ -334,6 +364,7 @@ export class SqliteStoreCore {
     }
     const c = this.counter(msg.terminalId);
     const message = toStoredMessage(msg, c.last_seq + 1, now);
+    c.last_seq = message.seq; // the cached copy (COUNTER_CACHE); the row or the counter below carries it
     // The stored row carries the new last seq (LAST_SEQ); ttl 0 = deliver now or drop
     // (invariant 2.4): it takes a seq but is never stored as pending, so it moves the counter.
     if (msg.ttlSeconds > 0) {
@@ -345,6 +376,7 @@ export class SqliteStoreCore {
     if (msg.collapseKey !== undefined) {
       const older = s.getCollapse.get(msg.terminalId, msg.collapseKey)?.seq;
       s.setCollapse.run(msg.terminalId, msg.collapseKey, message.seq);
+      if (message.seq > c.collapse_max) c.collapse_max = message.seq;
       // Only an undelivered (unacked) older message is replaced (invariant 2.5); one already
       // expired is removed too, but it was not pending any more, so no collapse is reported.
       if (older !== undefined && older > c.acked_seq) {
@@ -366,12 +398,12 @@ export class SqliteStoreCore {
    * update and one delete per terminal whose cursor advanced (coalescing to the highest seq).
    */
   private ackBatchInTx(batch: readonly AckItem[]): AckOutcome[] {
-    const cursors = new Map<string, { lastSeq: number; exists: boolean; stored: number; acked: number }>();
+    const cursors = new Map<string, { lastSeq: number; exists: boolean; stored: number; acked: number; row: CachedCounter | undefined }>();
     const outcomes = batch.map(({ terminalId, seq }): AckOutcome => {
       let c = cursors.get(terminalId);
       if (!c) {
-        const row = this.stmt.getCounter.get(terminalId, terminalId);
-        c = { lastSeq: row?.last_seq ?? 0, exists: row !== undefined, stored: row?.acked_seq ?? 0, acked: row?.acked_seq ?? 0 };
+        const row = this.existingCounter(terminalId);
+        c = { lastSeq: row?.last_seq ?? 0, exists: row !== undefined, stored: row?.acked_seq ?? 0, acked: row?.acked_seq ?? 0, row };
         cursors.set(terminalId, c);
       }
       if (seq > c.lastSeq) return { err: errorData(ackBeyondLastSeq(terminalId, seq, c.lastSeq)) };
@@ -384,7 +416,13 @@ export class SqliteStoreCore {
       // fold the last seq in first: the delete may remove the rows that carry it (LAST_SEQ)
       this.stmt.setCursor.run(c.acked, c.lastSeq, terminalId);
       this.stmt.deleteAcked.run(terminalId, c.acked);
-      this.stmt.deleteAckedCollapse.run(terminalId, c.acked);
+      const row = c.row!; // exists: only a counter that exists can advance
+      row.acked_seq = c.acked;
+      // no collapse row left at or below the new cursor, so nothing to delete (COUNTER_CACHE)
+      if (row.collapse_max > 0) {
+        this.stmt.deleteAckedCollapse.run(terminalId, c.acked);
+        if (row.collapse_max <= c.acked) row.collapse_max = 0;
+      }
     }
     return outcomes;
   }
@@ -394,14 +432,44 @@ export class SqliteStoreCore {
    * with leftover messages means the counter was lost: those rows belong to the old epoch
    * and would collide with the new seqs, so they are abandoned.
    */
-  private counter(terminalId: string): CounterRow {
-    const row = this.stmt.getCounter.get(terminalId, terminalId);
+  private counter(terminalId: string): CachedCounter {
+    const row = this.existingCounter(terminalId);
     if (row) return row;
     this.stmt.dropMessages.run(terminalId);
     this.stmt.dropCollapse.run(terminalId);
     const epoch = newEpoch();
     this.stmt.insertCounter.run(terminalId, epoch);
-    return { epoch, last_seq: 0, acked_seq: 0 };
+    return this.cacheCounter(terminalId, { epoch, last_seq: 0, acked_seq: 0, collapse_max: 0 });
+  }
+
+  /** The terminal's counter inside a write transaction: the cached copy, else read (and cached). */
+  private existingCounter(terminalId: string): CachedCounter | undefined {
+    const cached = this.counters.get(terminalId);
+    if (cached) return cached;
+    const row = this.stmt.getCounter.get(terminalId, terminalId);
+    if (!row) return undefined;
+    return this.cacheCounter(terminalId, { ...row, collapse_max: this.stmt.collapseMax.get(terminalId)?.m ?? 0 });
+  }
+
+  private cacheCounter(terminalId: string, row: CachedCounter): CachedCounter {
+    if (this.counterCacheSize === 0) return row;
+    if (this.counters.size >= this.counterCacheSize) this.counters.delete(this.counters.keys().next().value!);
+    this.counters.set(terminalId, row);
+    return row;
+  }
+
+  /** Start of a write transaction (lock held): another connection's commit invalidates every copy. */
+  private checkCounterCache(): void {
+    const v = this.stmt.dataVersion.get()!;
+    if (v !== this.dataVersion) {
+      this.counters.clear();
+      this.dataVersion = v;
+    }
+  }
+
+  private dropCounterCache(): void {
+    this.counters.clear();
+    this.dataVersion = -1;
   }
 
 }

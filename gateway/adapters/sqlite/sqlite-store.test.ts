@@ -332,6 +332,56 @@ describe('SqliteMessageStore beyond the contract', () => {
     }
   });
 
+  it("COUNTER_CACHE: the writer's copy of the counters follows other connections' commits, a rolled-back group and the collapse rows", () => {
+    const now = Date.now();
+    const a = new SqliteStoreCore({ file });
+    const b = new SqliteStoreCore({ file });
+    const cursor = (t: string) => (a.db.prepare('SELECT acked_seq FROM counters WHERE terminal_id = ?').get(t) as { acked_seq: number }).acked_seq;
+    const append = (core: SqliteStoreCore, terminalId: string, extra: { payload?: string; collapseKey?: string } = {}) =>
+      core.write({ appends: [{ msg: { terminalId, payload: extra.payload ?? '{}', ttlSeconds: 600, messageId: `m${Math.random()}`, collapseKey: extra.collapseKey }, now }], acks: [], creates: [] }).appends[0]!;
+    const ack = (core: SqliteStoreCore, terminalId: string, seq: number) => core.write({ appends: [], acks: [{ terminalId, seq }], creates: [] }).acks[0]!;
+    try {
+      // a caches t's counter; b then appends and acks: a must see both, not its copy
+      expect([append(a, 't').message.seq, append(a, 't').message.seq]).toEqual([1, 2]);
+      expect(append(b, 't').message.seq).toBe(3);
+      expect(ack(b, 't', 3)).toEqual({ ok: { lastAckedSeq: 3, advanced: true } });
+      expect(append(a, 't').message.seq).toBe(4);
+      // a stale cursor in a's copy would move the stored cursor back to 2
+      expect(ack(a, 't', 2)).toEqual({ ok: { lastAckedSeq: 3, advanced: false } });
+      expect(cursor('t')).toBe(3);
+
+      // a group that fails half-way is rolled back, and so is what it did to the copy
+      a.db.exec(`CREATE TRIGGER boom BEFORE INSERT ON messages WHEN NEW.payload = '"boom"' BEGIN SELECT RAISE(ABORT, 'boom'); END`);
+      const group = { appends: ['{}', '"boom"'].map((payload) => ({ msg: { terminalId: 't', payload, ttlSeconds: 600, messageId: `r${payload}` }, now })), acks: [], creates: [] };
+      expect(() => a.write(group)).toThrow(/SQLite write failed/);
+      a.db.exec('DROP TRIGGER boom');
+      expect(append(a, 't').message.seq).toBe(5);
+
+      // collapse rows at or below the cursor are deleted with the acked messages, and only then
+      const collapseRows = () => (a.db.prepare("SELECT seq FROM collapse WHERE terminal_id = 'c' ORDER BY seq").all() as Array<{ seq: number }>).map((r) => r.seq);
+      append(a, 'c', { collapseKey: 'k' });
+      append(a, 'c', { collapseKey: 'j' });
+      append(a, 'c');
+      expect(collapseRows()).toEqual([1, 2]);
+      ack(a, 'c', 1);
+      expect(collapseRows()).toEqual([2]);
+      ack(a, 'c', 3);
+      expect(collapseRows()).toEqual([]);
+      // a fresh connection (nothing cached) finds a collapse row written before it started
+      append(a, 'c', { collapseKey: 'k' });
+      const c2 = new SqliteStoreCore({ file });
+      try {
+        ack(c2, 'c', 4);
+        expect(collapseRows()).toEqual([]);
+      } finally {
+        c2.close();
+      }
+    } finally {
+      a.close();
+      b.close();
+    }
+  });
+
   it('a sweep step deletes at most one chunk per table and says whether more is left', () => {
     const core = new SqliteStoreCore({ file, sweepChunk: 7 });
     try {
