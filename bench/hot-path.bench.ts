@@ -4,6 +4,8 @@
  *     that share their timestamps);
  *   - timeline: MemoryTimeline.record of the three events a delivered message produces (sent,
  *     delivered, acked) round-robin over 1,000 terminals with full rings (the steady state);
+ *   - histogram observe: prom-client's Histogram through a child bound with labels() beside
+ *     gateway/observability/fast-histogram.ts (four observations per delivered message);
  *   - terminal token: verifyTerminalToken (every WebSocket/MQTT connect and discovery request;
  *     fast-jwt, synchronous node:crypto HMAC) beside jose's jwtVerify (WebCrypto) with the key
  *     imported once and with the raw secret, the two earlier versions of this code.
@@ -18,6 +20,8 @@ import { jwtVerify } from 'jose';
 import { mintTerminalToken, verifyTerminalToken } from '../protocol/token.js';
 import { messageFrame } from '../gateway/core/message-frame.js';
 import { MemoryTimeline } from '../gateway/adapters/timeline/memory-timeline.js';
+import { Histogram, Registry } from 'prom-client';
+import { FastHistogram } from '../gateway/observability/fast-histogram.js';
 import type { StoredMessage } from '../gateway/ports/message-store.js';
 
 if (process.argv.includes('--help') || process.argv.includes('-h')) {
@@ -84,8 +88,19 @@ async function verifyAll(n: number, verify: () => Promise<unknown>): Promise<voi
   for (let k = 0; k < n; k += 64) await Promise.all(Array.from({ length: 64 }, verify));
 }
 
+const histogramBuckets = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10];
+const promChild = new Histogram({ name: 'h_prom', help: 'h', labelNames: ['op', 'store'], buckets: histogramBuckets, registers: [new Registry()] }).labels({ op: 'append', store: 'sqlite' });
+const fastChild = new FastHistogram({ name: 'h_fast', help: 'h', labelNames: ['op', 'store'], buckets: histogramBuckets, registers: [new Registry()] }).labels({ op: 'append', store: 'sqlite' });
+const latencies = Array.from({ length: 1_000 }, (_, k) => (k % 97) / 20_000); // 0-4.8 ms
+
 let sink = 0;
 for (let r = 1; r <= rounds; r++) {
+  measure(`round ${r}: prom-client Histogram observe (bound child)`, 1_000_000, () => {
+    for (let k = 0; k < 1_000; k++) for (const v of latencies) promChild.observe(v);
+  });
+  measure(`round ${r}: FastHistogram observe (bound series)`, 1_000_000, () => {
+    for (let k = 0; k < 1_000; k++) for (const v of latencies) fastChild.observe(v);
+  });
   await measureAsync(`round ${r}: verifyTerminalToken (fast-jwt)`, 12_800, () => verifyAll(12_800, () => verifyTerminalToken(secret, token)));
   await measureAsync(`round ${r}: jose jwtVerify, CryptoKey`, 12_800, () => verifyAll(12_800, () => jwtVerify(token, cryptoKey, { algorithms: ['HS256'] })));
   await measureAsync(`round ${r}: jose jwtVerify, raw secret`, 12_800, () => verifyAll(12_800, () => jwtVerify(token, rawKey, { algorithms: ['HS256'] })));

@@ -1,4 +1,5 @@
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from 'prom-client';
+import { FastHistogram } from './fast-histogram.js';
 import { LRUCache } from 'lru-cache';
 import type { TerminalEvent, TerminalEventSink } from '../ports/timeline.js';
 import type { MessageStore } from '../ports/message-store.js';
@@ -13,7 +14,7 @@ import type { SessionIndex } from './session-index.js';
 export class EventMetrics implements TerminalEventSink {
   private readonly connects: Counter<'protocol'>;
   private readonly disconnects: Counter<'protocol' | 'reason'>;
-  private readonly sendToAck: Histogram;
+  private readonly sendToAck: FastHistogram;
   /** terminalId -> (seq -> sent at). Bounded: 50,000 terminals, 256 seqs each. */
   private readonly sentAt = new LRUCache<string, Map<number, number>>({ max: 50_000 });
 
@@ -21,7 +22,8 @@ export class EventMetrics implements TerminalEventSink {
     const registers = [registry];
     this.connects = new Counter({ name: 'pcm_connects_total', help: 'Terminal sessions that became ready (welcome sent), by protocol.', labelNames: ['protocol'], registers });
     this.disconnects = new Counter({ name: 'pcm_disconnects_total', help: 'Terminal sessions ended, by protocol and reason (connection closed, taken over, session limit, store unavailable, ...).', labelNames: ['protocol', 'reason'], registers });
-    this.sendToAck = new Histogram({
+    // observed for every acked message: FastHistogram (fast-histogram.ts), exposed as prom-client's
+    this.sendToAck = new FastHistogram({
       name: 'pcm_send_to_ack_seconds',
       help: 'Time from a message being accepted on this gateway to the ack that covered it.',
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 60, 600, 3600],

@@ -1,4 +1,5 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { FastHistogram, type HistogramSeries } from '../../observability/fast-histogram.js';
 import type { Protocol } from '../../../protocol/frames.js';
 import type { EngineMetrics } from '../../core/metrics.js';
 
@@ -21,8 +22,8 @@ export class GatewayMetrics implements EngineMetrics {
   private readonly rejectedC: Counter<'code'>;
   private readonly framesRejectedC: Counter<'code'>;
   private readonly sessionsOpenedC: Counter<'protocol'>;
-  private readonly latency: Histogram<'protocol'>;
-  private readonly deliveredBy = new Map<Protocol, { count: ReturnType<Counter<'protocol'>['labels']>; latency: ReturnType<Histogram<'protocol'>['labels']> }>();
+  private readonly latency: FastHistogram<'protocol'>;
+  private readonly deliveredBy = new Map<Protocol, { count: ReturnType<Counter<'protocol'>['labels']>; latency: HistogramSeries }>();
 
   constructor(sessionCounts: () => Record<Protocol, number>, opts: { defaultMetrics?: boolean; isDraining?: () => boolean } = {}) {
     const registers = [this.registry];
@@ -54,7 +55,8 @@ export class GatewayMetrics implements EngineMetrics {
     }
     this.rejectedC = new Counter({ name: 'pcm_messages_rejected_total', help: 'Sender API requests rejected, by PCM_ERR_* code.', labelNames: ['code'], registers });
     this.framesRejectedC = new Counter({ name: 'pcm_frames_rejected_total', help: 'Terminal frames answered with an error frame, by PCM_ERR_* code.', labelNames: ['code'], registers });
-    this.latency = new Histogram({
+    // once per delivered message: FastHistogram (fast-histogram.ts), exposed as prom-client's
+    this.latency = new FastHistogram({
       name: 'pcm_send_to_deliver_seconds',
       help: 'Time from a message being stored to its frame being written to the terminal.',
       labelNames: ['protocol'],
