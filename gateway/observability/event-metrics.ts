@@ -15,8 +15,8 @@ export class EventMetrics implements TerminalEventSink {
   private readonly connects: Counter<'protocol'>;
   private readonly disconnects: Counter<'protocol' | 'reason'>;
   private readonly sendToAck: FastHistogram;
-  /** terminalId -> (seq -> sent at). Bounded: 50,000 terminals, 256 seqs each. */
-  private readonly sentAt = new LRUCache<string, Map<number, number>>({ max: 50_000 });
+  /** terminalId -> the seqs accepted here and not acked yet, with their send times. Bounded: 50,000 terminals, 256 seqs each. */
+  private readonly sentAt = new LRUCache<string, SentTimes>({ max: 50_000 });
 
   constructor(registry: Registry) {
     const registers = [registry];
@@ -43,27 +43,74 @@ export class EventMetrics implements TerminalEventSink {
       case 'request': {
         if (e.seq === undefined) break;
         let m = this.sentAt.get(e.terminalId);
-        if (!m) this.sentAt.set(e.terminalId, (m = new Map()));
-        m.set(e.seq, e.at);
-        if (m.size > 256) m.delete(m.keys().next().value!);
+        if (!m) this.sentAt.set(e.terminalId, (m = new SentTimes()));
+        m.add(e.seq, e.at);
         break;
       }
       case 'acked': {
-        const m = this.sentAt.get(e.terminalId);
-        if (!m || e.seq === undefined) break;
-        for (const [seq, at] of m) {
-          if (seq > e.seq) continue;
-          this.sendToAck.observe(Math.max(0, e.at - at) / 1000);
-          m.delete(seq);
-        }
+        if (e.seq === undefined) break;
+        this.sentAt.get(e.terminalId)?.ackUpTo(e.seq, e.at, this.sendToAck);
         break;
       }
       case 'expired':
-        if (e.seq !== undefined) this.sentAt.get(e.terminalId)?.delete(e.seq);
+        if (e.seq !== undefined) this.sentAt.get(e.terminalId)?.remove(e.seq);
         break;
     }
   }
 }
+
+/**
+ * One terminal's unacked sends, oldest first: two parallel arrays used as a queue. A gateway
+ * assigns a terminal's seqs in increasing order, so a cumulative ack takes entries from the
+ * front, with no hashing or map churn per message. At most SENT_TIMES_MAX entries (the oldest
+ * is forgotten first, unobserved).
+ */
+export class SentTimes {
+  private seqs: number[] = [];
+  private ats: number[] = [];
+  private head = 0;
+
+  add(seq: number, at: number): void {
+    if (this.seqs.length - this.head >= SENT_TIMES_MAX) this.head++;
+    this.seqs.push(seq);
+    this.ats.push(at);
+  }
+
+  /**
+   * Observes the send-to-ack time of the entries up to `seq` and forgets them. Seqs are added in
+   * increasing order (see above), so this stops at the first one above the ack.
+   */
+  ackUpTo(seq: number, ackedAt: number, latency: { observe(seconds: number): void }): void {
+    const { seqs, ats } = this;
+    let i = this.head;
+    // !(x > seq) also steps over removed entries (NaN), without observing them
+    for (; i < seqs.length && !(seqs[i]! > seq); i++) if (!Number.isNaN(seqs[i])) latency.observe(Math.max(0, ackedAt - ats[i]!) / 1000);
+    if (i === seqs.length) {
+      this.seqs = [];
+      this.ats = [];
+      this.head = 0;
+      return;
+    }
+    this.head = i;
+    this.compact();
+  }
+
+  /** Forgets one seq (expired: it will never be acked as delivered). */
+  remove(seq: number): void {
+    const i = this.seqs.indexOf(seq, this.head);
+    if (i >= 0) this.seqs[i] = Number.NaN;
+  }
+
+  /** Drops what the head passed once it is most of the arrays (amortized O(1) per entry). */
+  private compact(): void {
+    if (this.head < 64 || this.head * 2 < this.seqs.length) return;
+    this.seqs = this.seqs.slice(this.head);
+    this.ats = this.ats.slice(this.head);
+    this.head = 0;
+  }
+}
+
+const SENT_TIMES_MAX = 256;
 
 /**
  * `pcm_pending_messages_sampled`: pending messages summed over at most `sample` of this
