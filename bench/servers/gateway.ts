@@ -30,6 +30,8 @@ await serveChild(async (flags: Record<string, unknown>) => {
       // The bench measures the engine, not the per-key limiter (6,000/min by default).
       rateLimitPerMinute: '100000000',
       logLevel: 'warn',
+      // PCM_BENCH_SQLITE_WRITER=inline|thread pins where SQLite commits run (default: auto, as shipped)
+      ...(process.env.PCM_BENCH_SQLITE_WRITER && { sqliteWriter: process.env.PCM_BENCH_SQLITE_WRITER }),
       ...Object.fromEntries(Object.entries(flags).map(([k, v]) => [k, String(v)])),
     },
   });

@@ -48,7 +48,7 @@ describe('EventMetrics: pcm_send_to_ack_seconds', () => {
   });
 
   it('keeps at most the last 256 unacked sends of a terminal', async () => {
-    const events = Array.from({ length: 300 }, (_, i) => sent('d', i + 1, 1000));
+    const events: Omit<TerminalEvent, 'gatewayId'>[] = Array.from({ length: 300 }, (_, i) => sent('d', i + 1, 1000));
     events.push(acked('d', 300, 1001));
     expect(await sendToAck(events)).toEqual({ count: 256, sum: 256 });
   });
