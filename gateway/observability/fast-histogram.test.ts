@@ -48,6 +48,16 @@ describe('FastHistogram', () => {
     expect(await p.fastRegistry.metrics()).toBe(await p.slowRegistry.metrics());
   });
 
+  it('reset zeroes every series; a series bound before the reset keeps counting where a scrape sees it', async () => {
+    const p = pair(['protocol']);
+    const ws = p.fast.labels({ protocol: 'ws' });
+    ws.observe(0.002);
+    p.fastRegistry.resetMetrics();
+    expect(await p.fastRegistry.metrics()).toContain('pcm_test_seconds_count{protocol="ws"} 0');
+    ws.observe(0.002);
+    expect(await p.fastRegistry.metrics()).toContain('pcm_test_seconds_count{protocol="ws"} 1');
+  });
+
   it('refuses what prom-client refuses: a non-finite value, a missing or unknown label, le as a label', () => {
     const p = pair(['protocol']);
     expect(() => p.fast.labels({ protocol: 'ws' }).observe(Number.NaN)).toThrow(/not a valid number/);

@@ -82,9 +82,12 @@ export class FastHistogram<L extends string = never> {
     return { ...data, values: data.values.map(({ labels, sharedLabels, ...rest }) => ({ ...rest, labels: { ...labels, ...sharedLabels } })) };
   }
 
+  /**
+   * Zeroes every series (registry.resetMetrics()). Unlike prom-client, labelled series stay
+   * exposed at 0: callers hold bound series, which must keep counting where a scrape sees them.
+   */
   reset(): void {
     for (const s of this.series.values()) s.clear();
-    if (!this.unlabelled) this.series.clear();
   }
 }
 
