@@ -1,7 +1,7 @@
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import type { TerminalEvent } from '../ports/timeline.js';
-import { EventMetrics } from './event-metrics.js';
+import { EventMetrics, SentTimes } from './event-metrics.js';
 
 /** pcm_send_to_ack_seconds as {count, sum} after the events. */
 async function sendToAck(events: Omit<TerminalEvent, 'gatewayId'>[]): Promise<{ count: number; sum: number }> {
@@ -51,5 +51,15 @@ describe('EventMetrics: pcm_send_to_ack_seconds', () => {
     const events: Omit<TerminalEvent, 'gatewayId'>[] = Array.from({ length: 300 }, (_, i) => sent('d', i + 1, 1000));
     events.push(acked('d', 300, 1001));
     expect(await sendToAck(events)).toEqual({ count: 256, sum: 256 });
+  });
+
+  it('a terminal that never acks holds a bounded number of send times', () => {
+    const q = new SentTimes();
+    for (let seq = 1; seq <= 10_000; seq++) q.add(seq, seq);
+    expect(q.slots).toBeLessThanOrEqual(512);
+    const seen: number[] = [];
+    q.ackUpTo(10_000, 10_000, { observe: (s) => seen.push(s) });
+    expect(seen.length).toBe(256); // the last 256 sends
+    expect(q.slots).toBe(0);
   });
 });

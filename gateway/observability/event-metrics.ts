@@ -71,9 +71,17 @@ export class SentTimes {
   private head = 0;
 
   add(seq: number, at: number): void {
-    if (this.seqs.length - this.head >= SENT_TIMES_MAX) this.head++;
+    if (this.seqs.length - this.head >= SENT_TIMES_MAX) {
+      this.head++; // forget the oldest: a terminal that never acks must not grow this
+      this.compact();
+    }
     this.seqs.push(seq);
     this.ats.push(at);
+  }
+
+  /** Slots held, forgotten ones included (at most twice SENT_TIMES_MAX): for tests. */
+  get slots(): number {
+    return this.seqs.length;
   }
 
   /**
