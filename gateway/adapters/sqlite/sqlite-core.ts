@@ -84,13 +84,17 @@ interface CounterRow {
 
 /**
  * The writer's copy of a counter row (COUNTER_CACHE): the logical last seq (LAST_SEQ), the
- * cursor, and the highest seq any collapse row of the terminal may still carry (0: none left).
+ * cursor, and the highest seq any collapse row of the terminal may still carry (0: none left;
+ * COLLAPSE_UNKNOWN until the first ack that needs it reads it).
  */
 interface CachedCounter extends CounterRow {
   collapse_max: number;
 }
 
-/** Counters the writer keeps in memory at most (oldest-read first out); 64 bytes or so each. */
+/** collapse_max of a counter read from the file: not known yet (read by the first ack, not by appends). */
+const COLLAPSE_UNKNOWN = -1;
+
+/** Counters the writer keeps in memory at most (oldest-read first out). */
 export const COUNTER_CACHE_SIZE = 65_536;
 
 interface MessageRow {
@@ -376,7 +380,7 @@ export class SqliteStoreCore {
     if (msg.collapseKey !== undefined) {
       const older = s.getCollapse.get(msg.terminalId, msg.collapseKey)?.seq;
       s.setCollapse.run(msg.terminalId, msg.collapseKey, message.seq);
-      if (message.seq > c.collapse_max) c.collapse_max = message.seq;
+      c.collapse_max = message.seq; // the newest seq: now the highest any collapse row carries
       // Only an undelivered (unacked) older message is replaced (invariant 2.5); one already
       // expired is removed too, but it was not pending any more, so no collapse is reported.
       if (older !== undefined && older > c.acked_seq) {
@@ -418,6 +422,7 @@ export class SqliteStoreCore {
       this.stmt.deleteAcked.run(terminalId, c.acked);
       const row = c.row!; // exists: only a counter that exists can advance
       row.acked_seq = c.acked;
+      if (row.collapse_max === COLLAPSE_UNKNOWN) row.collapse_max = this.stmt.collapseMax.get(terminalId)?.m ?? 0;
       // no collapse row left at or below the new cursor, so nothing to delete (COUNTER_CACHE)
       if (row.collapse_max > 0) {
         this.stmt.deleteAckedCollapse.run(terminalId, c.acked);
@@ -448,7 +453,7 @@ export class SqliteStoreCore {
     if (cached) return cached;
     const row = this.stmt.getCounter.get(terminalId, terminalId);
     if (!row) return undefined;
-    return this.cacheCounter(terminalId, { ...row, collapse_max: this.stmt.collapseMax.get(terminalId)?.m ?? 0 });
+    return this.cacheCounter(terminalId, { ...row, collapse_max: COLLAPSE_UNKNOWN });
   }
 
   private cacheCounter(terminalId: string, row: CachedCounter): CachedCounter {
