@@ -192,14 +192,19 @@ describe('SqliteMessageStore beyond the contract', () => {
       const inFlight = store.append({ terminalId: 'w1', payload: '{}', ttlSeconds: 60, messageId: 'w-lost' }, Date.now());
       await new Promise((r) => setImmediate(r)); // the batch is posted to the thread
       await thread.terminate();
+      // The thread may finish that one commit before terminate() lands (commits got faster:
+      // COUNTER_CACHE); then the append resolves and is stored. Otherwise it fails with 503.
+      // Holding the file's lock to force the second case is not an option: terminating a thread
+      // inside better-sqlite3's busy wait aborts the process.
       const err = await inFlight.then(() => undefined, (e: unknown) => e);
-      expect(isPcmError(err, 'PCM_ERR_STORE_UNAVAILABLE')).toBe(true);
+      if (err !== undefined) expect(isPcmError(err, 'PCM_ERR_STORE_UNAVAILABLE')).toBe(true);
       const r = await store.append({ terminalId: 'w1', payload: '{}', ttlSeconds: 60, messageId: 'w-c' }, Date.now());
       expect(writer.worker).toBeDefined();
       expect(writer.worker!.threadId).not.toBe(thread.threadId);
       const ids = (await store.pending('w1', { limit: 500, now: Date.now() })).map((m) => m.messageId);
       expect(ids[0]).toBe('w-a');
       expect(ids.at(-1)).toBe('w-c');
+      if (err === undefined) expect(ids).toContain('w-lost'); // resolved = stored
       expect(ids).toHaveLength(202 + (ids.includes('w-lost') ? 1 : 0)); // terminated before or after its commit: never half
       expect(r.message.seq).toBe(ids.length);
     } finally {
