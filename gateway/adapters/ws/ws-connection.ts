@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
 import { encodeServerFrame } from '../../../protocol/codec.js';
 import type { ServerFrame } from '../../../protocol/frames.js';
@@ -33,23 +34,53 @@ function closeCodeFor(last: ServerFrame | undefined): number {
   }
 }
 
-/** One terminal's WebSocket as the engine's TerminalConnection (DESIGN.md section 7). */
+/**
+ * One terminal's WebSocket as the engine's TerminalConnection (DESIGN.md section 7).
+ *
+ * Frames written in the same turn of the event loop leave in one system call: the first is
+ * written at once, as before; a second one corks the TCP socket, and the turn's end (a
+ * `process.nextTick`, which runs once every promise continuation of the turn is done) uncorks
+ * it, so the rest go out together in one writev. A draining terminal whose acks come back in
+ * a burst gets the burst's refill in one write instead of one per message; a lone live
+ * message is written exactly as before, no later.
+ */
 export class WsTerminalConnection implements TerminalConnection {
   readonly protocol = 'websocket' as const;
   private last: ServerFrame | undefined;
+  /** A frame was written in this turn of the event loop (cleared at its end). */
+  private wroteThisTurn = false;
+  private corked = false;
 
   constructor(
     readonly socket: WebSocket,
     readonly terminalId: string,
     readonly remoteAddress?: string,
     readonly dialedAt?: number,
+    /** The upgraded TCP socket under `socket`; without it every frame is its own write. */
+    private readonly tcp?: Socket,
   ) {}
 
   send(frame: ServerFrame, encoded?: string): void {
     if (this.socket.readyState !== this.socket.OPEN) return;
     if (frame.type !== 'message') this.last = frame;
+    if (this.tcp) {
+      if (!this.wroteThisTurn) {
+        this.wroteThisTurn = true;
+        process.nextTick(this.endTurn);
+      } else if (!this.corked) {
+        this.corked = true;
+        this.tcp.cork();
+      }
+    }
     this.socket.send(encoded ?? encodeServerFrame(frame));
   }
+
+  private readonly endTurn = (): void => {
+    this.wroteThisTurn = false;
+    if (!this.corked) return;
+    this.corked = false;
+    this.tcp!.uncork();
+  };
 
   bufferedBytes(): number {
     return this.socket.bufferedAmount;

@@ -97,7 +97,7 @@ export function registerWsRoute(app: FastifyInstance, opts: WsRouteOptions): Hea
         log.debug({ terminalId, err }, 'websocket error');
         socket.terminate();
       });
-      const conn = new WsTerminalConnection(socket, terminalId, req.ip, dialedAt(req.raw.socket));
+      const conn = new WsTerminalConnection(socket, terminalId, req.ip, dialedAt(req.raw.socket), req.raw.socket);
       sweeper.add(conn);
       socket.on('pong', () => sweeper.alive(conn));
       socket.on('message', (data: RawData, isBinary: boolean) => {
