@@ -76,6 +76,9 @@ function createSchema(db: Database.Database): void {
   }).immediate();
 }
 
+/** Most prepared pending statements one connection keeps (one per limit asked for). */
+const PENDING_STATEMENTS_MAX = 256;
+
 interface CounterRow {
   epoch: string;
   last_seq: number;
@@ -212,6 +215,8 @@ export class SqliteStoreCore {
   private readonly counters = new Map<string, CachedCounter>();
   private readonly counterCacheSize: number;
   private dataVersion = -1;
+  /** PENDING_LIMIT: prepared pending reads by limit (at most PENDING_STATEMENTS_MAX, oldest out). */
+  private readonly pendingByLimit = new Map<number, Database.Statement<[string, number, number], MessageRow>>();
 
   constructor(opts: SqliteOptions & { sweepChunk?: number; counterCacheSize?: number }) {
     this.sweepChunk = Math.max(1, opts.sweepChunk ?? SWEEP_CHUNK);
@@ -257,9 +262,6 @@ export class SqliteStoreCore {
       setIdem: db.prepare(
         `INSERT INTO idempotency (terminal_id, idem_key, result, expires_at) VALUES (?, ?, ?, ?)
          ON CONFLICT (terminal_id, idem_key) DO UPDATE SET result = excluded.result, expires_at = excluded.expires_at`,
-      ),
-      pending: db.prepare<[string, number, number, number, number], MessageRow>(
-        `SELECT * FROM messages WHERE terminal_id = ? AND seq > ? AND seq > ? AND expires_at > ? ORDER BY seq LIMIT ?`,
       ),
       countPending: db.prepare<[string, number, number], { n: number }>(
         'SELECT count(*) AS n FROM messages WHERE terminal_id = ? AND seq > ? AND expires_at > ?',
@@ -311,7 +313,30 @@ export class SqliteStoreCore {
 
   pending(terminalId: string, query: PendingQuery): StoredMessage[] {
     const cursor = this.stmt.getCursor.get(terminalId)?.acked_seq ?? 0;
-    return this.stmt.pending.all(terminalId, cursor, query.afterSeq ?? 0, query.now, query.limit).map(fromRow);
+    // one lower bound, the higher of the two: given both, SQLite seeks to one and steps over
+    // every row up to the other (a drain's window of them)
+    return this.pendingStatement(query.limit).all(terminalId, Math.max(cursor, query.afterSeq ?? 0), query.now).map(fromRow);
+  }
+
+  /**
+   * PENDING_LIMIT: the pending read with its LIMIT written into the SQL, one prepared statement
+   * per limit (a drain asks for the free window, 1 to `window`). Bound as a parameter, the
+   * LIMIT made SQLite (3.53, as better-sqlite3 12 builds it) re-prepare the statement at every
+   * execution, since the plan may depend on it: about three times the cost of the read itself
+   * (docs/storage.md).
+   */
+  private pendingStatement(asked: number): Database.Statement<[string, number, number], MessageRow> {
+    let st = this.pendingByLimit.get(asked);
+    if (st) return st;
+    // only ever a positive integer in the SQL text
+    const limit = Math.max(1, Math.min(Number.MAX_SAFE_INTEGER, Math.floor(asked) || 1));
+    if (limit !== asked) return this.pendingStatement(limit);
+    if (this.pendingByLimit.size >= PENDING_STATEMENTS_MAX) this.pendingByLimit.delete(this.pendingByLimit.keys().next().value!);
+    st = this.db.prepare<[string, number, number], MessageRow>(
+      `SELECT * FROM messages WHERE terminal_id = ? AND seq > ? AND expires_at > ? ORDER BY seq LIMIT ${limit}`,
+    );
+    this.pendingByLimit.set(limit, st);
+    return st;
   }
 
   /** The committed state, or undefined when the terminal has no counter yet (a write creates it). */

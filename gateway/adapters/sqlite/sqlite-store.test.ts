@@ -337,6 +337,35 @@ describe('SqliteMessageStore beyond the contract', () => {
     }
   });
 
+  it('PENDING_LIMIT: pending pages are right for every limit and bound; one statement per limit, bounded', () => {
+    const now = Date.now();
+    const core = new SqliteStoreCore({ file });
+    try {
+      const appends = Array.from({ length: 300 }, (_, i) => ({ msg: { terminalId: 't', payload: `{"i":${i}}`, ttlSeconds: 600, messageId: `m${i}` }, now }));
+      core.write({ appends, acks: [], creates: [] });
+      core.write({ appends: [], acks: [{ terminalId: 't', seq: 10 }], creates: [] });
+      // an acked row still in the file (the ack deletes them; a file may hold one anyway) is not pending
+      core.db.prepare(`INSERT INTO messages (terminal_id, seq, message_id, payload, created_at, expires_at) VALUES ('t', 5, 'old', '{}', ?, ?)`).run(now, now + 600_000);
+      const seqs = (afterSeq: number, limit: number) => core.pending('t', { afterSeq, limit, now }).map((m) => m.seq);
+      // the ack cursor (10) and afterSeq bound the page together, whichever is higher
+      expect(seqs(0, 3)).toEqual([11, 12, 13]);
+      expect(seqs(50, 3)).toEqual([51, 52, 53]);
+      expect(seqs(298, 5)).toEqual([299, 300]);
+      for (let limit = 1; limit <= 300; limit++) {
+        const page = seqs(limit, limit); // after the higher of 10 and `limit`
+        const from = Math.max(10, limit) + 1;
+        expect(page).toEqual(Array.from({ length: Math.min(limit, 300 - from + 1) }, (_, k) => from + k));
+      }
+      // a fractional limit reads as its integer part (the SQL only ever holds a positive integer)
+      expect(seqs(0, 2.7)).toEqual([11, 12]);
+      const cached = (core as unknown as { pendingByLimit: Map<number, unknown> }).pendingByLimit;
+      expect(cached.size).toBeLessThanOrEqual(256);
+      expect(cached.size).toBeGreaterThan(200);
+    } finally {
+      core.close();
+    }
+  });
+
   it("COUNTER_CACHE: the writer's copy of the counters follows other connections' commits, a rolled-back group and the collapse rows", () => {
     const now = Date.now();
     const a = new SqliteStoreCore({ file });
