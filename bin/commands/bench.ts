@@ -14,7 +14,7 @@ export function register(program: Command): void {
     .argument('[scenario...]', 'scenario names')
     .option('--quick', 'small sizes: a smoke run of a few seconds per scenario', false)
     .option('--list', 'list the scenarios and exit', false)
-    .option('--rounds <n>', 'rounds per scenario, combined by median (default: 3 for latency, throughput and http, else 1; 1 with --quick)', (v: string) => {
+    .option('--rounds <n>', 'rounds per scenario, combined by median (default: 3 for latency, throughput, http and drain, else 1; 1 with --quick)', (v: string) => {
       const n = Number(v);
       if (!Number.isInteger(n) || n < 1 || n > 20) throw new InvalidArgumentError('--rounds must be an integer from 1 to 20');
       return n;
