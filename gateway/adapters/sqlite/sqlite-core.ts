@@ -219,7 +219,7 @@ export class SqliteStoreCore {
   private readonly pendingByLimit = new Map<number, Database.Statement<[string, number, number], MessageRow>>();
 
   constructor(opts: SqliteOptions & { sweepChunk?: number; counterCacheSize?: number }) {
-    this.sweepChunk = Math.max(1, opts.sweepChunk ?? SWEEP_CHUNK);
+    this.sweepChunk = Math.max(1, Math.floor(opts.sweepChunk ?? SWEEP_CHUNK) || 1); // an integer: it is written into the sweep's SQL
     this.counterCacheSize = Math.max(0, opts.counterCacheSize ?? COUNTER_CACHE_SIZE);
     this.db = openSqlite(opts);
     try {
@@ -267,8 +267,9 @@ export class SqliteStoreCore {
         'SELECT count(*) AS n FROM messages WHERE terminal_id = ? AND seq > ? AND expires_at > ?',
       ),
       // row values, not rowid: older files keep a WITHOUT ROWID messages table
-      expiredMessages: db.prepare<[number, number], { terminal_id: string; seq: number }>('SELECT terminal_id, seq FROM messages WHERE expires_at <= ? LIMIT ?'),
-      sweepIdem: db.prepare('DELETE FROM idempotency WHERE (terminal_id, idem_key) IN (SELECT terminal_id, idem_key FROM idempotency WHERE expires_at <= ? LIMIT ?)'),
+      // the chunk written into the SQL, as the pending read's limit (PENDING_LIMIT): bound, it re-prepares at every step
+      expiredMessages: db.prepare<[number], { terminal_id: string; seq: number }>(`SELECT terminal_id, seq FROM messages WHERE expires_at <= ? LIMIT ${this.sweepChunk}`),
+      sweepIdem: db.prepare<[number]>(`DELETE FROM idempotency WHERE (terminal_id, idem_key) IN (SELECT terminal_id, idem_key FROM idempotency WHERE expires_at <= ? LIMIT ${this.sweepChunk})`),
     };
     const writeOne = (batch: WriteBatch): WriteResult => {
       const acks = this.ackBatchInTx(batch.acks);
@@ -277,8 +278,8 @@ export class SqliteStoreCore {
       const out: WriteResult = { acks, appends, creates };
       if (batch.sweepNow !== undefined) {
         const chunk = this.sweepChunk;
-        const messages = this.sweepMessages(batch.sweepNow, chunk);
-        const idempotency = this.stmt.sweepIdem.run(batch.sweepNow, chunk).changes;
+        const messages = this.sweepMessages(batch.sweepNow);
+        const idempotency = this.stmt.sweepIdem.run(batch.sweepNow).changes;
         if (messages >= chunk || idempotency >= chunk) out.sweptMore = true;
       }
       return out;
@@ -373,11 +374,11 @@ export class SqliteStoreCore {
   }
 
   /**
-   * One sweep step: deletes at most `chunk` expired messages, after folding each affected
+   * One sweep step: deletes at most `sweepChunk` expired messages, after folding each affected
    * terminal's last seq into its counter (the expired rows may be the ones that carry it).
    */
-  private sweepMessages(now: number, chunk: number): number {
-    const rows = this.stmt.expiredMessages.all(now, chunk);
+  private sweepMessages(now: number): number {
+    const rows = this.stmt.expiredMessages.all(now);
     const terminals = new Set<string>();
     for (const r of rows) terminals.add(r.terminal_id);
     for (const t of terminals) this.stmt.foldLastSeq.run(t, t);
