@@ -313,6 +313,7 @@ export class SqliteStoreCore {
   }
 
   pending(terminalId: string, query: PendingQuery): StoredMessage[] {
+    if (!(query.limit >= 1)) return []; // LIMIT 0 (or NaN) reads nothing, as it did as a bound parameter
     const cursor = this.stmt.getCursor.get(terminalId)?.acked_seq ?? 0;
     // one lower bound, the higher of the two: given both, SQLite seeks to one and steps over
     // every row up to the other (a drain's window of them)
@@ -330,7 +331,7 @@ export class SqliteStoreCore {
     let st = this.pendingByLimit.get(asked);
     if (st) return st;
     // only ever a positive integer in the SQL text
-    const limit = Math.max(1, Math.min(Number.MAX_SAFE_INTEGER, Math.floor(asked) || 1));
+    const limit = Math.max(1, Math.min(Number.MAX_SAFE_INTEGER, Math.floor(asked)));
     if (limit !== asked) return this.pendingStatement(limit);
     if (this.pendingByLimit.size >= PENDING_STATEMENTS_MAX) this.pendingByLimit.delete(this.pendingByLimit.keys().next().value!);
     st = this.db.prepare<[string, number, number], MessageRow>(

@@ -358,6 +358,8 @@ describe('SqliteMessageStore beyond the contract', () => {
       }
       // a fractional limit reads as its integer part (the SQL only ever holds a positive integer)
       expect(seqs(0, 2.7)).toEqual([11, 12]);
+      expect(seqs(0, 0)).toEqual([]);
+      expect(seqs(0, 0.5)).toEqual([]);
       const cached = (core as unknown as { pendingByLimit: Map<number, unknown> }).pendingByLimit;
       expect(cached.size).toBeLessThanOrEqual(256);
       expect(cached.size).toBeGreaterThan(200);
