@@ -15,7 +15,7 @@
  * as a sampling allocation profile (collected objects included); summarize it with
  * `npx tsx bench/alloc-top.ts <file> <messages>`. Bounded: two sends of at most 120 s. Linux only.
  */
-import { threadName, threadTimes as threads } from './lib/thread-stats.js';
+import { reportThreads, snapshot } from './lib/thread-stats.js';
 import { toolArgs } from './lib/tool-args.js';
 import { killAll, type Child } from './lib/proc.js';
 import { connectTerminals, tempDataDir, toolContext, waitDelivered } from './lib/scenario.js';
@@ -51,26 +51,15 @@ try {
   }
   const procs: [string, Child][] = [['gateway', gw], ['sender', sender], ...load.loaders.map((l, i): [string, Child] => [`loader${i}`, l])];
   if (allocFile) await gw.call('allocStart', {});
-  const before = procs.map(([, c]) => threads(c.proc.pid!));
+  const before = snapshot(procs);
   const t0 = performance.now();
   await sender.call('run', run(messages), TIMEOUT_MS + 30_000);
   const got = await waitDelivered(load.loaders, messages, t0, TIMEOUT_MS);
-  const after = procs.map(([, c]) => threads(c.proc.pid!));
+  const after = snapshot(procs);
   if (allocFile) await gw.call('allocStop', { file: allocFile });
   const secs = got.ms / 1000;
   process.stdout.write(`${kind}, ${store} store: ${Math.round(got.received / secs)} msg/s delivered (${got.received}/${messages} in ${secs.toFixed(2)} s, after ${warmup} warm-up)\n`);
-  procs.forEach(([name], k) => {
-    let cpu = 0;
-    for (const [tid, [c, runS, waitS]] of after[k]!) {
-      const [c0, run0, wait0] = before[k]!.get(tid) ?? [0, 0, 0];
-      cpu += c - c0;
-      const busy = (runS - run0) / secs;
-      if (busy >= 0.02) {
-        process.stdout.write(`  ${name} thread ${tid} (${threadName(procs[k]![1].proc.pid!, tid)}): busy ${(busy * 100).toFixed(0)} %, waiting for a CPU ${(((waitS - wait0) / secs) * 100).toFixed(0)} %, ${(((runS - run0) * 1e6) / got.received).toFixed(1)} us per message\n`);
-      }
-    }
-    process.stdout.write(`  ${name}: ${((cpu / secs) * 100).toFixed(0)} % of a core, ${((cpu * 1e6) / got.received).toFixed(1)} us of CPU per message\n`);
-  });
+  reportThreads(procs, before, after, secs, got.received);
   if (allocFile) process.stdout.write(`allocation profile: ${allocFile} (npx tsx bench/alloc-top.ts ${allocFile} ${got.received})\n`);
 } finally {
   await killAll(children);

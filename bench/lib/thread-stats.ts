@@ -27,3 +27,33 @@ export function threadName(pid: number, tid: string): string {
     return '?';
   }
 }
+
+/** Thread times of every process, in order (before and after a measured phase). */
+export function snapshot(procs: readonly [string, { proc: { pid?: number } }][]): Map<string, [number, number, number]>[] {
+  return procs.map(([, c]) => threadTimes(c.proc.pid!));
+}
+
+/**
+ * Prints, per process, every thread busy at least 2 % of `secs` (busy share, run-queue wait
+ * share, run-time us per message) and the process's CPU share and CPU us per message.
+ */
+export function reportThreads(
+  procs: readonly [string, { proc: { pid?: number } }][],
+  before: Map<string, [number, number, number]>[],
+  after: Map<string, [number, number, number]>[],
+  secs: number,
+  messages: number,
+): void {
+  procs.forEach(([name, child], k) => {
+    let cpu = 0;
+    for (const [tid, [c, runS, waitS]] of after[k]!) {
+      const [c0, run0, wait0] = before[k]!.get(tid) ?? [0, 0, 0];
+      cpu += c - c0;
+      const busy = (runS - run0) / secs;
+      if (busy >= 0.02) {
+        process.stdout.write(`  ${name} thread ${tid} (${threadName(child.proc.pid!, tid)}): busy ${(busy * 100).toFixed(0)} %, waiting for a CPU ${(((waitS - wait0) / secs) * 100).toFixed(0)} %, ${(((runS - run0) * 1e6) / messages).toFixed(1)} us per message\n`);
+      }
+    }
+    process.stdout.write(`  ${name}: ${((cpu / secs) * 100).toFixed(0)} % of a core, ${((cpu * 1e6) / messages).toFixed(1)} us of CPU per message\n`);
+  });
+}

@@ -15,6 +15,21 @@ import { ratio } from '../lib/stats.js';
 import { connectLoaders, connectTerminals, spawnLoaders, tempDataDir, waitDelivered, writerNote, type Scenario } from '../lib/scenario.js';
 import { BENCH_PAYLOAD } from '../lib/secrets.js';
 
+/**
+ * Stores `perTerminal` pending messages for each of `terminals` terminals (`dr-0`...) in
+ * `<dataDir>/messages.db`, interleaved in arrival order as offline sends would be, straight
+ * through SqliteMessageStore (NORMAL: the fill is not what is measured).
+ */
+export async function fillDrainStore(dataDir: string, terminals: number, perTerminal: number): Promise<void> {
+  const store = new SqliteMessageStore({ file: path.join(dataDir, 'messages.db'), synchronous: 'NORMAL' });
+  const payload = JSON.stringify(BENCH_PAYLOAD);
+  const now = Date.now();
+  const fill: Promise<unknown>[] = [];
+  for (let i = 0; i < perTerminal; i++) for (let t = 0; t < terminals; t++) fill.push(store.append({ terminalId: `dr-${t}`, payload, ttlSeconds: 3600, messageId: randomUUID() }, now));
+  await Promise.all(fill);
+  await store.close();
+}
+
 export const drain: Scenario = {
   name: 'drain',
   title: 'Offline drain from SQLite',
@@ -29,13 +44,7 @@ export const drain: Scenario = {
     const timeoutMs = ctx.quick ? 20_000 : 120_000;
     const dataDir = tempDataDir('drain');
     const dataDirNormal = tempDataDir('drain-normal');
-    const store = new SqliteMessageStore({ file: path.join(dataDir, 'messages.db'), synchronous: 'NORMAL' });
-    const payload = JSON.stringify(BENCH_PAYLOAD);
-    const now = Date.now();
-    const fill: Promise<unknown>[] = [];
-    for (let i = 0; i < perTerminal; i++) for (let t = 0; t < terminals; t++) fill.push(store.append({ terminalId: `dr-${t}`, payload, ttlSeconds: 3600, messageId: randomUUID() }, now));
-    await Promise.all(fill);
-    await store.close();
+    await fillDrainStore(dataDir, terminals, perTerminal);
     ctx.log(`drain: ${total} messages stored for ${terminals} terminals`);
     const rows: ResultRow[] = [];
 

@@ -66,7 +66,7 @@ export class WsTerminalConnection implements TerminalConnection {
     if (this.tcp) {
       if (!this.wroteThisTurn) {
         this.wroteThisTurn = true;
-        process.nextTick(this.endTurn);
+        process.nextTick(endTurn, this); // a shared function: no closure per connection
       } else if (!this.corked) {
         this.corked = true;
         this.tcp.cork();
@@ -75,12 +75,13 @@ export class WsTerminalConnection implements TerminalConnection {
     this.socket.send(encoded ?? encodeServerFrame(frame));
   }
 
-  private readonly endTurn = (): void => {
+  /** The end of the turn that wrote (endTurn below): uncorks what the turn corked. */
+  turnEnded(): void {
     this.wroteThisTurn = false;
     if (!this.corked) return;
     this.corked = false;
     this.tcp!.uncork();
-  };
+  }
 
   bufferedBytes(): number {
     return this.socket.bufferedAmount;
@@ -99,4 +100,8 @@ export class WsTerminalConnection implements TerminalConnection {
   terminate(): void {
     this.socket.terminate();
   }
+}
+
+function endTurn(conn: WsTerminalConnection): void {
+  conn.turnEnded();
 }
