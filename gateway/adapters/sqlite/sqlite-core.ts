@@ -100,16 +100,13 @@ const COLLAPSE_UNKNOWN = -1;
 /** Counters the writer keeps in memory at most (oldest-read first out). */
 export const COUNTER_CACHE_SIZE = 65_536;
 
-interface MessageRow {
-  terminal_id: string;
-  seq: number;
-  message_id: string;
-  payload: string;
-  created_at: number;
-  expires_at: number;
-  correlation_id: string | null;
-  collapse_key: string | null;
-}
+/**
+ * PENDING_RAW: a pending row as the array better-sqlite3's `.raw()` returns, in the order of
+ * PENDING_COLUMNS (terminal_id is left out: the caller knows it). Arrays, not one object per row
+ * keyed by column name: the read took about 40 % less time per row that way (docs/storage.md).
+ */
+type MessageRow = [seq: number, messageId: string, payload: string, createdAt: number, expiresAt: number, correlationId: string | null, collapseKey: string | null];
+const PENDING_COLUMNS = 'seq, message_id, payload, created_at, expires_at, correlation_id, collapse_key';
 
 /** A PcmError as plain data, so it crosses a worker boundary (structured clone drops classes). */
 export interface ErrorData {
@@ -317,7 +314,10 @@ export class SqliteStoreCore {
     const cursor = this.stmt.getCursor.get(terminalId)?.acked_seq ?? 0;
     // one lower bound, the higher of the two: given both, SQLite seeks to one and steps over
     // every row up to the other (a drain's window of them)
-    return this.pendingStatement(query.limit).all(terminalId, Math.max(cursor, query.afterSeq ?? 0), query.now).map(fromRow);
+    const rows = this.pendingStatement(query.limit).all(terminalId, Math.max(cursor, query.afterSeq ?? 0), query.now);
+    const out = new Array<StoredMessage>(rows.length);
+    for (let i = 0; i < rows.length; i++) out[i] = fromRow(terminalId, rows[i]!);
+    return out;
   }
 
   /**
@@ -334,9 +334,11 @@ export class SqliteStoreCore {
     const limit = Math.max(1, Math.min(Number.MAX_SAFE_INTEGER, Math.floor(asked)));
     if (limit !== asked) return this.pendingStatement(limit);
     if (this.pendingByLimit.size >= PENDING_STATEMENTS_MAX) this.pendingByLimit.delete(this.pendingByLimit.keys().next().value!);
-    st = this.db.prepare<[string, number, number], MessageRow>(
-      `SELECT * FROM messages WHERE terminal_id = ? AND seq > ? AND expires_at > ? ORDER BY seq LIMIT ${limit}`,
-    );
+    st = this.db
+      .prepare<[string, number, number], MessageRow>(
+        `SELECT ${PENDING_COLUMNS} FROM messages WHERE terminal_id = ? AND seq > ? AND expires_at > ? ORDER BY seq LIMIT ${limit}`,
+      )
+      .raw(true) as unknown as Database.Statement<[string, number, number], MessageRow>;
     this.pendingByLimit.set(limit, st);
     return st;
   }
@@ -511,16 +513,9 @@ function toState(c: CounterRow): QueueState {
 }
 
 
-function fromRow(r: MessageRow): StoredMessage {
-  const m: StoredMessage = {
-    terminalId: r.terminal_id,
-    seq: r.seq,
-    messageId: r.message_id,
-    payload: r.payload,
-    createdAt: r.created_at,
-    expiresAt: r.expires_at,
-  };
-  if (r.correlation_id !== null) m.correlationId = r.correlation_id;
-  if (r.collapse_key !== null) m.collapseKey = r.collapse_key;
+function fromRow(terminalId: string, r: MessageRow): StoredMessage {
+  const m: StoredMessage = { terminalId, seq: r[0], messageId: r[1], payload: r[2], createdAt: r[3], expiresAt: r[4] };
+  if (r[5] !== null) m.correlationId = r[5];
+  if (r[6] !== null) m.collapseKey = r[6];
   return m;
 }
