@@ -1,5 +1,5 @@
 /**
- * End-to-end smoke test of the bench harness: runs the `discovery`, `latency` and `storm` scenarios with --quick sizes
+ * End-to-end smoke test of the bench harness: runs the `discovery`, `latency`, `drain` and `storm` scenarios with --quick sizes
  * (real child processes: PCM discovery and gateways, a bare fastify baseline, undici and SDK load generators) and
  * checks the JSON it writes. No timing thresholds: this machine is shared; numbers only must exist.
  */
@@ -9,6 +9,9 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runScenario, scenarios } from './runner.js';
 import type { ScenarioResult } from './lib/result.js';
+import { DRAIN_PREFIX, WARMUP_PREFIX, fillDrainStore } from './scenarios/drain.js';
+import Database from 'better-sqlite3';
+import { SqliteMessageStore } from '../gateway/adapters/sqlite/sqlite-store.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'pcm-bench-smoke-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -66,6 +69,43 @@ describe('pcm bench (quick smoke)', () => {
       expect(row.metrics.backgroundPerSec).toBeLessThan(600);
     }
     expect(r.ratios.find((x) => x.name === 'pcm ws p99 / bare p99 under 500 sends/s')?.target).toBe('<= 2');
+  }, 120_000);
+
+  it('fills the drain file with the measured and the warm-up terminals, interleaved', async () => {
+    const fillDir = mkdtempSync(path.join(dir, 'fill-'));
+    await fillDrainStore(fillDir, 3, 5, 2);
+    const store = new SqliteMessageStore({ file: path.join(fillDir, 'messages.db') });
+    try {
+      const now = Date.now();
+      for (let t = 0; t < 3; t++) {
+        expect(await store.countPending(`${DRAIN_PREFIX}${t}`, now)).toBe(5);
+        expect(await store.countPending(`${WARMUP_PREFIX}${t}`, now)).toBe(2);
+      }
+    } finally {
+      await store.close();
+    }
+    // in arrival order (rowid), round by round: each terminal's next message, measured and warm-up side by side
+    const db = new Database(path.join(fillDir, 'messages.db'), { readonly: true });
+    try {
+      const order = db.prepare('SELECT terminal_id FROM messages ORDER BY rowid').pluck().all();
+      expect(order.slice(0, 6)).toEqual(['dr-0', 'dw-0', 'dr-1', 'dw-1', 'dr-2', 'dw-2']);
+      expect(order.slice(12)).toEqual(['dr-0', 'dr-1', 'dr-2', 'dr-0', 'dr-1', 'dr-2', 'dr-0', 'dr-1', 'dr-2']);
+    } finally {
+      db.close();
+    }
+  });
+
+  it('runs the drain after a warm-up drain of other terminals, each row measuring exactly the measured messages', async () => {
+    const s = scenarios.find((x) => x.name === 'drain')!;
+    await runScenario(s, { quick: true, resultsDir: dir, log: () => undefined });
+    const r = JSON.parse(readFileSync(path.join(dir, 'drain.json'), 'utf8')) as ScenarioResult;
+    expect(r.params).toMatchObject({ terminals: 10, perTerminal: 200, total: 2_000, warmupMessages: 400 });
+    expect(r.rows.map((row) => row.role)).toEqual(['pcm', 'pcm', 'baseline']);
+    for (const row of r.rows) {
+      expect(row.metrics.drained).toBe(2_000);
+      expect(row.metrics.drainedPerSec).toBeGreaterThan(0);
+    }
+    expect(r.notes.join(' ')).toMatch(/first drains \(or pushes\) 400 messages/);
   }, 120_000);
 
   it('runs the reconnect storm (quick: a few hundred SDK terminals): everyone comes back in all three phases, nobody is taken for flapping', async () => {

@@ -81,6 +81,13 @@ export async function waitDelivered(loaders: Child[], target: number, t0: number
   }
 }
 
+/** Waits for the warm-up traffic to arrive, then zeroes the loaders' receive counters. */
+export async function settleWarmup(loaders: Child[], count: number, t0: number, timeoutMs: number): Promise<void> {
+  const got = await waitDelivered(loaders, count, t0, timeoutMs);
+  if (got.received < count) throw new Error(`warm-up: ${got.received} of ${count} messages arrived within ${timeoutMs} ms`);
+  await Promise.all(loaders.map((l) => l.call('reset')));
+}
+
 export type Mem = { rss: number; heapUsed: number; external: number };
 
 /**

@@ -8,7 +8,7 @@
 import type { ResultRow } from '../lib/result.js';
 import { check } from '../lib/result.js';
 import { ratio } from '../lib/stats.js';
-import { connectTerminals, tempDataDir, waitDelivered, writerNote, type Scenario } from '../lib/scenario.js';
+import { connectTerminals, settleWarmup, tempDataDir, waitDelivered, writerNote, type Scenario } from '../lib/scenario.js';
 import { BENCH_PAYLOAD } from '../lib/secrets.js';
 import type { Child } from '../lib/proc.js';
 
@@ -86,9 +86,3 @@ export const throughput: Scenario = {
   },
 };
 
-/** Waits for the warm-up traffic to arrive, then zeroes the loaders' receive counters. */
-async function settleWarmup(loaders: Child[], count: number, t0: number, timeoutMs: number): Promise<void> {
-  const got = await waitDelivered(loaders, count, t0, timeoutMs);
-  if (got.received < count) throw new Error(`warm-up: ${got.received} of ${count} messages arrived within ${timeoutMs} ms`);
-  await Promise.all(loaders.map((l) => l.call('reset')));
-}
