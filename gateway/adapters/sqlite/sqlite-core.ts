@@ -2,7 +2,7 @@ import type Database from 'better-sqlite3';
 import { PcmError, type ErrorCode } from '../../../common/errors.js';
 import type { AckResult, AppendResult, NewMessage, PendingQuery, QueueState, StoredMessage } from '../../ports/message-store.js';
 import { ackBeyondLastSeq, idempotencyTtlSeconds, newEpoch, toStoredMessage } from '../store-shared.js';
-import { openSqlite, sqliteError, type SqliteOptions } from './sqlite-open.js';
+import { openSqlite, sqliteError, type SqliteOptions, type SqliteSynchronous } from './sqlite-open.js';
 
 /**
  * The KV model of DESIGN.md section 4 as SQLite tables: `counters` holds ctr::<t> (with its
@@ -212,6 +212,13 @@ export class SqliteStoreCore {
   private readonly counters = new Map<string, CachedCounter>();
   private readonly counterCacheSize: number;
   private dataVersion = -1;
+  /**
+   * ACK_SYNC: the level the connection was opened with (`synchronous`) and the level it
+   * commits at now. A transaction that writes no message and no counter (acks, sweep steps)
+   * commits at NORMAL: see commitLevel().
+   */
+  private readonly synchronous: SqliteSynchronous;
+  private level: SqliteSynchronous;
   /** PENDING_LIMIT: prepared pending reads by limit (at most PENDING_STATEMENTS_MAX, oldest out). */
   private readonly pendingByLimit = new Map<number, Database.Statement<[string, number, number], MessageRow>>();
 
@@ -226,6 +233,8 @@ export class SqliteStoreCore {
       throw sqliteError(err, 'cannot create the SQLite message store schema');
     }
     const db = this.db;
+    this.synchronous = opts.synchronous ?? 'FULL';
+    this.level = this.synchronous; // as openSqlite set it
     this.stmt = {
       // last_seq as stored may lag: appends of stored messages do not write it (see LAST_SEQ)
       getCounter: db.prepare<[string, string], CounterRow>(
@@ -288,6 +297,33 @@ export class SqliteStoreCore {
     });
   }
 
+  /**
+   * ACK_SYNC: a transaction that carries no message and creates no counter (acks and sweep
+   * steps only) commits at synchronous=NORMAL: into the WAL without waiting for the disk.
+   * What it records can only be lost to an OS crash or power loss, never to a process kill
+   * (the write reached the OS), and then as a whole: the WAL is replayed up to the last intact
+   * commit, and the next commit at FULL (any message or counter) flushes the WAL with every
+   * transaction before it, so nothing written after a lost ack survives without it. A lost
+   * ack moves a cursor back: those messages are delivered again, which invariant 2.3 already
+   * covers (at least once; the SDK drops them by seq). Everything a sender was answered for
+   * (an append, its idempotency record, a new counter's epoch) still commits at the level the
+   * store was opened with. The level is switched only when it changes.
+   */
+  private commitLevel(batches: readonly WriteBatch[]): void {
+    let level: SqliteSynchronous = 'NORMAL';
+    if (this.synchronous === 'FULL' && batches.some((b) => b.appends.length > 0 || b.creates.length > 0)) level = 'FULL';
+    if (level !== this.level) this.switchLevel(level);
+  }
+
+  /**
+   * Not a prepared statement: SQLite applies `PRAGMA synchronous` while compiling it, so
+   * preparing one switches the level at once and running it again does nothing.
+   */
+  private switchLevel(level: SqliteSynchronous): void {
+    this.db.exec(`PRAGMA synchronous = ${level}`);
+    this.level = level;
+  }
+
   /** Runs one group commit; throws PCM_ERR_STORE_UNAVAILABLE (nothing written) on failure. */
   write(batch: WriteBatch): WriteResult {
     return this.writeMany([batch])[0]!;
@@ -300,6 +336,7 @@ export class SqliteStoreCore {
    */
   writeMany(batches: readonly WriteBatch[]): WriteResult[] {
     try {
+      this.commitLevel(batches);
       // .immediate: take the write lock up front, so a second process cannot interleave.
       return this.writeTx.immediate(batches);
     } catch (err) {
@@ -373,6 +410,7 @@ export class SqliteStoreCore {
    * clean close; one index seek per terminal.
    */
   foldAllLastSeqs(): void {
+    if (this.level !== this.synchronous) this.switchLevel(this.synchronous); // as every counter write
     this.stmt.foldAll.run();
   }
 

@@ -13,9 +13,9 @@ import { SqliteMessageStore } from './sqlite-store.js';
 
 const worker = fileURLToPath(new URL('./sqlite-append-worker.ts', import.meta.url));
 
-function startWorker(file: string, terminal: string, label: string, count: number) {
+function startWorker(file: string, terminal: string, label: string, count: number, extraEnv: Record<string, string> = {}) {
   const child = spawn(process.execPath, ['--import', 'tsx', worker], {
-    env: { ...process.env, PCM_WORKER_FILE: file, PCM_WORKER_TERMINAL: terminal, PCM_WORKER_LABEL: label, PCM_WORKER_COUNT: String(count) },
+    env: { ...process.env, PCM_WORKER_FILE: file, PCM_WORKER_TERMINAL: terminal, PCM_WORKER_LABEL: label, PCM_WORKER_COUNT: String(count), ...extraEnv },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const lines = createInterface({ input: child.stdout! });
@@ -56,6 +56,76 @@ describe('SqliteMessageStore beyond the contract', () => {
       await store.close();
     }
   }, 60_000);
+
+  it('ACK_SYNC: every ack that resolved survives kill -9 of the writing process, as every append', async () => {
+    const w = startWorker(file, 't1', 'a', 5_000, { PCM_WORKER_ACK: '1' });
+    let stored = 0;
+    let acked = 0;
+    for await (const line of w.lines) {
+      const [what, seq] = line.split(' ');
+      if (what === 'stored') stored = Number(seq);
+      else acked = Number(seq);
+      if (acked === 300) {
+        w.child.kill('SIGKILL');
+        break;
+      }
+    }
+    await w.exited;
+    const store = new SqliteMessageStore({ file, sweepIntervalMs: 0 });
+    try {
+      const state = await store.state('t1');
+      expect(state.lastAckedSeq).toBeGreaterThanOrEqual(acked);
+      expect(state.lastSeq).toBeGreaterThanOrEqual(stored);
+      expect(state.lastSeq).toBeLessThan(5_000); // it really was killed mid-run
+      const pend = await store.pending('t1', { limit: 10_000, now: Date.now() });
+      expect(pend.every((m) => m.seq > state.lastAckedSeq)).toBe(true);
+    } finally {
+      await store.close();
+    }
+  }, 60_000);
+
+  it('ACK_SYNC: a transaction of acks and sweep steps only commits at NORMAL; any append or new counter at the level the store was opened with', () => {
+    const now = Date.now();
+    const append = (terminalId: string, id: string) => ({ msg: { terminalId, payload: '{}', ttlSeconds: 600, messageId: id }, now });
+    const full = new SqliteStoreCore({ file, synchronous: 'FULL' });
+    const level = () => full.db.pragma('synchronous', { simple: true }); // 2 FULL, 1 NORMAL
+    try {
+      expect(level()).toBe(2);
+      full.write({ appends: [append('t1', 'a'), append('t1', 'b')], acks: [], creates: [] });
+      expect(level()).toBe(2);
+      const acked = full.write({ appends: [], acks: [{ terminalId: 't1', seq: 1 }], creates: [] });
+      expect(acked.acks[0]).toEqual({ ok: expect.objectContaining({ advanced: true }) });
+      expect(level()).toBe(1);
+      full.write({ appends: [], acks: [], creates: [], sweepNow: now });
+      expect(level()).toBe(1);
+      full.write({ appends: [], acks: [], creates: ['t2'] });
+      expect(level()).toBe(2);
+      full.write({ appends: [], acks: [{ terminalId: 't1', seq: 2 }], creates: [] });
+      expect(level()).toBe(1);
+      // groups merged into one transaction: one of them carries a message, so the whole commit waits for the disk
+      full.writeMany([{ appends: [], acks: [], creates: [], sweepNow: now }, { appends: [append('t1', 'c')], acks: [], creates: [] }]);
+      expect(level()).toBe(2);
+      full.write({ appends: [], acks: [{ terminalId: 't1', seq: 3 }], creates: [] });
+      full.foldAllLastSeqs(); // a counter write at close: at the store's level
+      expect(level()).toBe(2);
+      // the acks committed: another connection reads the cursor they moved
+      const reader = new SqliteStoreCore({ file, synchronous: 'FULL' });
+      try {
+        expect(reader.readState('t1')).toMatchObject({ lastSeq: 3, lastAckedSeq: 3 });
+      } finally {
+        reader.close();
+      }
+    } finally {
+      full.close();
+    }
+    const normal = new SqliteStoreCore({ file, synchronous: 'NORMAL' });
+    try {
+      normal.write({ appends: [append('t3', 'd')], acks: [], creates: ['t4'] });
+      expect(normal.db.pragma('synchronous', { simple: true })).toBe(1);
+    } finally {
+      normal.close();
+    }
+  });
 
   it('two processes appending to one file never share a seq', async () => {
     const a = startWorker(file, 't2', 'A', 150);
