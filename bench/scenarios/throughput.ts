@@ -10,7 +10,6 @@ import { check } from '../lib/result.js';
 import { ratio } from '../lib/stats.js';
 import { connectTerminals, settleWarmup, tempDataDir, waitDelivered, writerNote, type Scenario } from '../lib/scenario.js';
 import { BENCH_PAYLOAD } from '../lib/secrets.js';
-import type { Child } from '../lib/proc.js';
 
 export const throughput: Scenario = {
   name: 'throughput',
