@@ -16,7 +16,7 @@ const names = [...new Set(exprs.flatMap((e) => [...e.matchAll(/\bpcm_[a-z_]+/g)]
 
 let t: TestGateway;
 beforeAll(async () => {
-  t = await startGateway({ mqtt: false });
+  t = await startGateway({ mqtt: false, sqlite: true }); // SQLite: its store metrics (pcm_store_sqlite_writer) are exposed too
 });
 afterAll(async () => {
   await t?.close();

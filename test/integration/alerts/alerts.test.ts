@@ -59,7 +59,7 @@ describe('PCM alerting rules', () => {
   let gw: TestGateway;
   const exposed = new Set<string>();
   beforeAll(async () => {
-    gw = await startGateway({ mqtt: false });
+    gw = await startGateway({ mqtt: false, sqlite: true }); // SQLite: its store metrics (pcm_store_sqlite_writer) are exposed too
     const discovery = buildDiscoveryApp({ config: { terminalJwtSecret: 'alerts-test-secret-0123456789', discoveryPollSeconds: 60 }, source: new StaticGatewaySource([{ id: 'gw-0', websocketUrl: 'ws://127.0.0.1:1/v1/connect', mqttUrl: 'mqtt://127.0.0.1:2' }]), logger: silentLogger });
     const texts = [
       await (await fetch(`${gw.base}/metrics`)).text(),
