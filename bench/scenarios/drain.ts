@@ -20,6 +20,10 @@ import { ratio } from '../lib/stats.js';
 import { connectLoaders, connectTerminals, settleWarmup, spawnLoaders, tempDataDir, waitDelivered, writerNote, type Scenario, type ScenarioContext } from '../lib/scenario.js';
 import { BENCH_PAYLOAD } from '../lib/secrets.js';
 
+/** Terminal ids of the measured drain and of the warm-up drain before it. */
+export const DRAIN_PREFIX = 'dr-';
+export const WARMUP_PREFIX = 'dw-';
+
 /**
  * Stores `perTerminal` pending messages for each of `terminals` terminals (`dr-0`...) and
  * `warmupPerTerminal` for as many warm-up terminals (`dw-0`...) in `<dataDir>/messages.db`,
@@ -41,10 +45,6 @@ export async function fillDrainStore(dataDir: string, terminals: number, perTerm
   await Promise.all(fill);
   await store.close();
 }
-
-/** Terminal ids of the measured drain and of the warm-up drain before it. */
-export const DRAIN_PREFIX = 'dr-';
-export const WARMUP_PREFIX = 'dw-';
 
 /**
  * Drains the warm-up terminals (`dw-0`...) through `url` and waits until their `count` messages
