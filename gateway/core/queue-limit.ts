@@ -90,7 +90,7 @@ export class QueueLimit {
   /** A message was stored for the terminal (not an idempotent replay). */
   appended(terminalId: string, seq: number, epoch: string, replaced: boolean): void {
     if (this.maxPending === 0) return;
-    let v = this.views.get(terminalId);
+    let v = this.views.peek(terminalId);
     if (!v || (v.epoch !== undefined && v.epoch !== epoch)) {
       v = { epoch, lastSeq: 0, ackedSeq: 0, readAt: 0 };
       this.views.set(terminalId, v);

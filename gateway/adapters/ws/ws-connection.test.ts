@@ -3,7 +3,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
 import type { ServerFrame } from '../../../protocol/frames.js';
-import { WsTerminalConnection } from './ws-connection.js';
+import { WsTerminalConnection, textFrame } from './ws-connection.js';
 
 /** A real WebSocket pair on 127.0.0.1; the server side wrapped as the engine sees it. */
 async function pair(withTcp = true): Promise<{ conn: WsTerminalConnection; tcp: Socket; client: WebSocket; received: string[]; writes: () => { write: number; writev: number }; close: () => Promise<void> }> {
@@ -96,5 +96,60 @@ describe('WsTerminalConnection: frames of one event-loop turn share a write', ()
     await new Promise((r) => setImmediate(r));
     expect(p.writes().write + p.writes().writev).toBeGreaterThanOrEqual(5);
     await until(() => p.received.length === 5);
+  });
+});
+
+describe('WsTerminalConnection: frames written straight to the socket (RAW_FRAME)', () => {
+  let close: (() => Promise<void>) | undefined;
+  afterEach(async () => {
+    await close?.();
+    close = undefined;
+  });
+
+  it('builds the RFC 6455 header for every length class, the payload UTF-8 encoded', () => {
+    const cases: [string, number[]][] = [
+      ['', [0x81, 0]],
+      ['a'.repeat(125), [0x81, 125]],
+      ['a'.repeat(126), [0x81, 126, 0, 126]],
+      ['a'.repeat(65_535), [0x81, 126, 0xff, 0xff]],
+      ['a'.repeat(65_536), [0x81, 127, 0, 0, 0, 0, 0, 1, 0, 0]],
+    ];
+    for (const [text, head] of cases) {
+      const f = textFrame(text);
+      expect([...f.subarray(0, head.length)]).toEqual(head);
+      expect(f.length).toBe(head.length + text.length);
+      expect(f.subarray(head.length).toString('utf8')).toBe(text);
+    }
+    // the length counts bytes, not characters
+    const f = textFrame('€'.repeat(50)); // 150 bytes: the 16-bit length form
+    expect([...f.subarray(0, 4)]).toEqual([0x81, 126, 0, 150]);
+    expect(f.subarray(4).toString('utf8')).toBe('€'.repeat(50));
+  });
+
+  it('a real ws client reads every length class and multibyte text, in order with ws\'s own pings', async () => {
+    const p = await pair();
+    close = p.close;
+    const pings: number[] = [];
+    p.client.on('ping', () => pings.push(p.received.length));
+    const texts = ['', 'x'.repeat(125), 'y'.repeat(126), 'z'.repeat(70_000), 'Grüße, 支付终端 €'];
+    p.conn.send(msg(1), texts[0]);
+    p.conn.send(msg(2), texts[1]);
+    p.conn.ping(); // through ws's sender, between two of ours
+    for (let i = 2; i < texts.length; i++) p.conn.send(msg(i + 1), texts[i]);
+    await until(() => p.received.length === texts.length);
+    expect(p.received).toEqual(texts);
+    expect(pings).toEqual([2]); // the ping arrived after the first two frames, before the rest
+    expect(p.client.readyState).toBe(p.client.OPEN); // no protocol error closed it
+  });
+
+  it('bufferedBytes counts frames the socket has not written yet (backpressure still sees them)', async () => {
+    const p = await pair();
+    close = p.close;
+    p.client.pause(); // the client stops reading: the server's socket buffers fill up
+    const big = 'b'.repeat(64 * 1024);
+    for (let i = 0; i < 200 && p.conn.bufferedBytes() === 0; i++) p.conn.send(msg(i + 1), big);
+    for (let i = 0; i < 100; i++) p.conn.send(msg(1000 + i), big);
+    expect(p.conn.bufferedBytes()).toBeGreaterThan(64 * 1024);
+    expect(p.conn.bufferedBytes()).toBe(p.tcp.writableLength);
   });
 });
