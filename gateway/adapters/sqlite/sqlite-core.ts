@@ -97,6 +97,13 @@ interface CachedCounter extends CounterRow {
 /** collapse_max of a counter read from the file: not known yet (read by the first ack, not by appends). */
 const COLLAPSE_UNKNOWN = -1;
 
+/**
+ * How long the fold at close (foldAllLastSeqs) waits for another process's write lock before it
+ * leaves the counters as they are (ms). Nothing depends on the fold: every reader takes the
+ * last seq from the rows too, and the next close folds.
+ */
+export const FOLD_BUSY_TIMEOUT_MS = 250;
+
 /** Counters the writer keeps in memory at most (oldest-read first out). */
 export const COUNTER_CACHE_SIZE = 65_536;
 
@@ -409,9 +416,17 @@ export class SqliteStoreCore {
    * same to a version of PCM that trusts counters.last_seq alone. Run by the writer at a
    * clean close; one index seek per terminal.
    */
-  foldAllLastSeqs(): void {
+  foldAllLastSeqs(busyTimeoutMs = FOLD_BUSY_TIMEOUT_MS): void {
     if (this.level !== this.synchronous) this.switchLevel(this.synchronous); // as every counter write
-    this.stmt.foldAll.run();
+    // The fold is a courtesy (LAST_SEQ): another process's write lock must not hold a close for
+    // the connection's whole busy timeout. It gives up after busyTimeoutMs (and throws SQLITE_BUSY).
+    const was = this.db.pragma('busy_timeout', { simple: true }) as number;
+    this.db.pragma(`busy_timeout = ${Math.max(0, Math.floor(busyTimeoutMs))}`);
+    try {
+      this.stmt.foldAll.run();
+    } finally {
+      this.db.pragma(`busy_timeout = ${was}`);
+    }
   }
 
   /**

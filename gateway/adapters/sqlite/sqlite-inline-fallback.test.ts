@@ -164,3 +164,49 @@ describe('SQLite inline commits fall back to the writer thread', () => {
     }
   }, 60_000);
 });
+
+/**
+ * The fold at close (LAST_SEQ, sqlite-core.ts) is a courtesy to earlier versions of PCM: another
+ * process holding the file's write lock must not keep this one's close waiting its busy timeout.
+ */
+describe('SQLite close while another process holds the write lock', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(path.join(tmpdir(), 'pcm-close-lock-'));
+  });
+  afterEach(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  for (const writerThread of [false, true]) {
+    it(`skips the fold instead of waiting for the lock (${writerThread ? 'writer thread' : 'inline'}); the next open still knows every last seq`, async () => {
+      const file = path.join(dir, 'store.db');
+      const store = new SqliteMessageStore({ file, sweepIntervalMs: 0, writerThread, busyTimeoutMs: 10_000 });
+      for (let i = 0; i < 3; i++) await store.append({ terminalId: 't', payload: '{}', ttlSeconds: 600, messageId: `m${i}` }, Date.now());
+      const lock = await lockHolder(file);
+      try {
+        await lock.hold(3_500);
+        // close must finish while the other process still holds the lock (it keeps it 3.5 s;
+        // waiting for it would take the whole busy timeout, 10 s)
+        const outcome = await Promise.race([
+          store.close().then(() => 'closed'),
+          new Promise<string>((r) => setTimeout(() => r('still waiting'), 2_000).unref()),
+        ]);
+        expect(outcome).toBe('closed');
+      } finally {
+        await lock.stop();
+      }
+      // not folded: counters.last_seq still lags, and the store reads the last seq from the rows
+      const raw = new Database(file, { readonly: true });
+      expect(raw.prepare("SELECT last_seq FROM counters WHERE terminal_id = 't'").get()).toEqual({ last_seq: 0 });
+      raw.close();
+      const again = new SqliteMessageStore({ file, sweepIntervalMs: 0, writerThread: false });
+      try {
+        expect((await again.state('t')).lastSeq).toBe(3);
+        expect((await again.append({ terminalId: 't', payload: '{}', ttlSeconds: 600, messageId: 'm3' }, Date.now())).message.seq).toBe(4);
+      } finally {
+        await again.close();
+      }
+    }, 30_000);
+  }
+});
